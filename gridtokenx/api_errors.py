@@ -1,0 +1,21 @@
+"""One error shape for the whole REST API: {"error": {"code": ..., "message": ..., ...details}}."""
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from ledger.errors import GridTokenXError
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, GridTokenXError):
+        return Response({"error": exc.as_dict()}, status=exc.status)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        detail = response.data
+        message = detail.get("detail") if isinstance(detail, dict) and "detail" in detail else detail
+        code = getattr(getattr(exc, "default_code", None), "__str__", lambda: "invalid_input")()
+        response.data = {"error": {"code": code if response.status_code != status.HTTP_400_BAD_REQUEST else "invalid_input",
+                                   "message": str(message) if not isinstance(message, (dict, list)) else "invalid input",
+                                   "fields": message if isinstance(message, (dict, list)) else None}}
+    return response

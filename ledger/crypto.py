@@ -1,0 +1,137 @@
+"""Keys, addresses, signatures and program-derived addresses.
+
+An address is the base58 (Bitcoin alphabet) form of a 32-byte Ed25519 public key. Program-derived addresses
+follow Solana's rule exactly, so any Solana SDK derives the same PDA for the same seeds and program id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import base58
+import nacl.bindings
+import nacl.exceptions
+import nacl.signing
+
+from ledger.errors import InvalidAddress, InvalidSeeds
+
+PUBKEY_LEN = 32
+SIGNATURE_LEN = 64
+MAX_SEEDS = 16
+MAX_SEED_LEN = 32
+PDA_MARKER = b"ProgramDerivedAddress"
+
+# Curve constants for the Edwards form of Curve25519 (RFC 8032 section 5.1).
+_P = 2**255 - 19
+_D = (-121665 * pow(121666, _P - 2, _P)) % _P
+
+
+def b58(raw: bytes) -> str:
+    return base58.b58encode(raw).decode("ascii")
+
+
+def unb58(text: str, length: int | None = None, what: str = "address") -> bytes:
+    if not isinstance(text, str) or not text:
+        raise InvalidAddress(f"{what} must be a non-empty base58 string")
+    try:
+        raw = base58.b58decode(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise InvalidAddress(f"{what} {text[:100]!r} is not valid base58") from None
+    if length is not None and len(raw) != length:
+        raise InvalidAddress(f"{what} {text[:100]!r} decodes to {len(raw)} bytes, expected {length}")
+    return raw
+
+
+def parse_address(text: str) -> bytes:
+    return unb58(text, PUBKEY_LEN, "address")
+
+
+def sha256(*parts: bytes) -> bytes:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part)
+    return h.digest()
+
+
+@dataclass(frozen=True)
+class Keypair:
+    """An Ed25519 key pair. `seed` is the 32-byte private seed (RFC 8032)."""
+
+    seed: bytes
+    pubkey: bytes
+
+    @classmethod
+    def from_seed(cls, seed: bytes) -> Keypair:
+        if len(seed) != 32:
+            raise ValueError("an Ed25519 seed is 32 bytes")
+        return cls(seed=seed, pubkey=bytes(nacl.signing.SigningKey(seed).verify_key))
+
+    @classmethod
+    def generate(cls) -> Keypair:
+        key = nacl.signing.SigningKey.generate()
+        return cls(seed=bytes(key), pubkey=bytes(key.verify_key))
+
+    @classmethod
+    def from_label(cls, label: str) -> Keypair:
+        """A deterministic key pair for demo accounts and tests: seed = sha256(label). Never for real funds."""
+        return cls.from_seed(sha256(label.encode()))
+
+    @property
+    def address(self) -> str:
+        return b58(self.pubkey)
+
+    def sign(self, message: bytes) -> bytes:
+        # The libsodium secret key is seed || public key.
+        return nacl.bindings.crypto_sign(message, self.seed + self.pubkey)[:SIGNATURE_LEN]
+
+
+def verify(pubkey: bytes, message: bytes, signature: bytes) -> bool:
+    """Strict RFC 8032 verification by libsodium (rejects non-canonical and small-order keys)."""
+    try:
+        nacl.bindings.crypto_sign_open(signature + message, pubkey)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError, TypeError):
+        return False
+    return True
+
+
+def is_on_curve(point: bytes) -> bool:
+    """True when the 32 bytes decompress to a point of Curve25519's Edwards form.
+
+    Mirrors curve25519-dalek's `CompressedEdwardsY::decompress().is_some()`, which Solana uses: y is read modulo p
+    with the sign bit cleared, and the point exists when (y^2 - 1) / (d*y^2 + 1) is a square modulo p.
+    """
+    y = int.from_bytes(point, "little") & ((1 << 255) - 1)
+    y %= _P
+    yy = y * y % _P
+    u = (yy - 1) % _P
+    v = (_D * yy + 1) % _P
+    x2 = u * pow(v, _P - 2, _P) % _P
+    return x2 == 0 or pow(x2, (_P - 1) // 2, _P) == 1
+
+
+def _check_seeds(seeds: list[bytes] | tuple[bytes, ...]) -> None:
+    if len(seeds) > MAX_SEEDS:
+        raise InvalidSeeds(f"at most {MAX_SEEDS} seeds, got {len(seeds)}")
+    for seed in seeds:
+        if len(seed) > MAX_SEED_LEN:
+            raise InvalidSeeds(f"a seed is at most {MAX_SEED_LEN} bytes, got {len(seed)}")
+
+
+def create_program_address(seeds: list[bytes] | tuple[bytes, ...], program_id: bytes) -> bytes:
+    """sha256(seed_1 || ... || seed_n || program_id || "ProgramDerivedAddress"), refused if it lies on the curve."""
+    _check_seeds(seeds)
+    candidate = sha256(*seeds, program_id, PDA_MARKER)
+    if is_on_curve(candidate):
+        raise InvalidSeeds("seeds give an address on the curve; try another bump")
+    return candidate
+
+
+def find_program_address(seeds: list[bytes] | tuple[bytes, ...], program_id: bytes) -> tuple[bytes, int]:
+    """The first off-curve address for seeds + [bump], bump counting down from 255."""
+    _check_seeds(list(seeds) + [b""])
+    for bump in range(255, -1, -1):
+        candidate = sha256(*seeds, bytes((bump,)), program_id, PDA_MARKER)
+        if not is_on_curve(candidate):
+            return candidate, bump
+    raise InvalidSeeds("no off-curve address for these seeds")

@@ -1,0 +1,120 @@
+"""Bulk persistence of blocks and loading of the chain. One block is one database transaction: its header, its
+transactions, the accounts it changed and its address index commit together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from django.db import connection, transaction
+
+from ledger.chain import BLOCKHASH_WINDOW, Block, LedgerState
+from ledger.encoding import BlockHeader, Transaction
+from ledger.runtime import EMPTY
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def write_block(block: Block, *, pending_done: list[bytes] = (), pending_errors: list[tuple[bytes, str]] = ()) -> None:
+    """Store `block` atomically, and settle the pending-table rows it consumed. Raises if the height exists."""
+    h = block.header
+    with transaction.atomic(durable=True), connection.cursor() as cur:
+        cur.execute(
+            "INSERT INTO ledger_block (height, hash, parent_hash, timestamp_ms, tx_root, state_root, tx_count, producer, signature)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [h.height, block.hash, h.parent_hash, h.timestamp_ms, h.tx_root, h.state_root, h.tx_count, h.producer, block.signature],
+        )
+        tx_rows = [(tx.signature, h.height, i, tx.wire) for i, tx in enumerate(block.transactions)]
+        index_rows = [
+            (key, h.height, i, tx.signature)
+            for i, (tx, keys) in enumerate(zip(block.transactions, block.touched))
+            for key in keys
+        ]
+        upserts = [(k, v[0], v[1], h.height) for k, v in block.writes.items() if v != EMPTY]
+        deletes = [(k,) for k, v in block.writes.items() if v == EMPTY]
+        if _is_postgres():
+            raw = cur.cursor
+            if tx_rows:
+                with raw.copy("COPY ledger_transaction (signature, block_height, position, wire) FROM STDIN") as copy:
+                    for row in tx_rows:
+                        copy.write_row(row)
+                with raw.copy("COPY ledger_account_transaction (address, block_height, position, signature) FROM STDIN") as copy:
+                    for row in index_rows:
+                        copy.write_row(row)
+        else:
+            cur.executemany("INSERT INTO ledger_transaction (signature, block_height, position, wire) VALUES (%s, %s, %s, %s)", tx_rows)
+            cur.executemany("INSERT INTO ledger_account_transaction (address, block_height, position, signature) VALUES (%s, %s, %s, %s)", index_rows)
+        if upserts:
+            cur.executemany(
+                "INSERT INTO ledger_account (address, owner, data, updated_height) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (address) DO UPDATE SET owner = excluded.owner, data = excluded.data,"
+                " updated_height = excluded.updated_height",
+                upserts,
+            )
+        if deletes:
+            cur.executemany("DELETE FROM ledger_account WHERE address = %s", deletes)
+        if pending_done:
+            cur.executemany("DELETE FROM ledger_pending_transaction WHERE signature = %s", [(s,) for s in pending_done])
+        if pending_errors:
+            cur.executemany("UPDATE ledger_pending_transaction SET error = %s WHERE signature = %s",
+                            [(err, sig) for sig, err in pending_errors])
+
+
+def chain_height() -> int | None:
+    with connection.cursor() as cur:
+        cur.execute("SELECT MAX(height) FROM ledger_block")
+        row = cur.fetchone()
+    return row[0]
+
+
+def header_from_row(row) -> tuple[BlockHeader, bytes, bytes]:
+    height, block_hash, parent, ts, tx_root, state_root, count, producer, sig = row
+    header = BlockHeader(height, bytes(parent), ts, bytes(tx_root), bytes(state_root), count, bytes(producer))
+    return header, bytes(block_hash), bytes(sig)
+
+
+_BLOCK_COLUMNS = "height, hash, parent_hash, timestamp_ms, tx_root, state_root, tx_count, producer, signature"
+
+
+def load_state(state: LedgerState) -> None:
+    """Load the tip: every account, and the blocks and signatures of the recent-blockhash window."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT address, owner, data FROM ledger_account")
+        for address, owner, data in cur.fetchall():
+            state.set_account(bytes(address), (bytes(owner), bytes(data)))
+        cur.execute(f"SELECT {_BLOCK_COLUMNS} FROM ledger_block ORDER BY height DESC LIMIT %s", [BLOCKHASH_WINDOW])
+        rows = cur.fetchall()
+        if not rows:
+            return
+        floor = rows[-1][0]
+        cur.execute("SELECT signature, block_height FROM ledger_transaction WHERE block_height >= %s ORDER BY block_height", [floor])
+        sigs: dict[int, list[bytes]] = {}
+        for sig, height in cur.fetchall():
+            sigs.setdefault(height, []).append(bytes(sig))
+    for row in reversed(rows):
+        header, block_hash, _ = header_from_row(row)
+        state.remember_block(header, block_hash, sigs.get(header.height, ()))
+
+
+def iter_blocks(batch: int = 500) -> Iterator[tuple[BlockHeader, bytes, bytes, list[tuple[bytes, Transaction | bytes]]]]:
+    """Every stored block from genesis up with its stored transactions (signature, decoded tx or raw bytes)."""
+    last = -1
+    while True:
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT {_BLOCK_COLUMNS} FROM ledger_block WHERE height > %s ORDER BY height LIMIT %s", [last, batch])
+            rows = cur.fetchall()
+            if not rows:
+                return
+            cur.execute(
+                "SELECT block_height, position, signature, wire FROM ledger_transaction"
+                " WHERE block_height > %s AND block_height <= %s ORDER BY block_height, position",
+                [last, rows[-1][0]],
+            )
+            txs: dict[int, list] = {}
+            for height, position, sig, wire in cur.fetchall():
+                txs.setdefault(height, []).append((position, bytes(sig), bytes(wire)))
+        for row in rows:
+            header, block_hash, sig = header_from_row(row)
+            yield header, block_hash, sig, txs.get(header.height, [])
+        last = rows[-1][0]
