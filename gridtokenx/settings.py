@@ -97,7 +97,7 @@ if EMBEDDED_DATABASE:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "gridtokenx.sqlite3",
+            "NAME": os.environ.get("GRIDTOKENX_SQLITE_PATH", str(VAR_DIR / "gridtokenx.sqlite3")),
             "OPTIONS": {
                 # Immediate transactions take the write lock up front, so two writers queue instead of failing
                 # with "database is locked" when one upgrades a read to a write.
