@@ -132,6 +132,7 @@ def bench_ledger(*, log, count: int = 30000, threads: int = 4, accounts: int = 1
                 continue
             fut.add_done_callback(lambda f, t0=t0: finished(f, t0))
 
+    stats_before = dict(node().sequencer.stats)
     start = time.perf_counter()
     workers = [threading.Thread(target=submitter, args=(wires[i::threads],)) for i in range(threads)]
     for w in workers:
@@ -141,6 +142,8 @@ def bench_ledger(*, log, count: int = 30000, threads: int = 4, accounts: int = 1
     done.wait()
     elapsed = time.perf_counter() - start
     latencies.sort()
+    stats = node().sequencer.stats
+    busy = {f"{stage}_busy": round((stats[f"{stage}_s"] - stats_before[f"{stage}_s"]) / elapsed, 3) for stage in ("produce", "write")}
     tx_per_s = (count - len(failures)) / elapsed
     blocks = selectors.block_height() - start_height
     if failures:
@@ -156,6 +159,7 @@ def bench_ledger(*, log, count: int = 30000, threads: int = 4, accounts: int = 1
         "failed": len(failures),
         "blocks": blocks,
         "threads": threads,
+        **busy,
         "accounts": accounts,
         "database": database(),
         "machine": machine(),

@@ -222,16 +222,15 @@ class Runtime:
             cell = view._cell
             if (cell.owner, cell.data) == before:
                 continue
-            name = b58(view.key)
             if not flags[view.key]:
-                raise InstructionError("account_not_writable", f"account {name} was changed but is not writable")
+                raise InstructionError("account_not_writable", f"account {b58(view.key)} was changed but is not writable")
             pre_owner, pre_data = before
             if pre_owner == inv.program_id:
                 if cell.owner not in (inv.program_id, SYSTEM_OWNER) or (cell.owner == SYSTEM_OWNER and cell.data):
-                    raise InstructionError("illegal_owner_change", f"account {name} cannot be given to another program")
+                    raise InstructionError("illegal_owner_change", f"account {b58(view.key)} cannot be given to another program")
             elif pre_owner == SYSTEM_OWNER and not pre_data:
                 if view.key not in inv._claimed or cell.owner != inv.program_id:
-                    raise InstructionError("illegal_account_creation", f"account {name} was written without being claimed")
+                    raise InstructionError("illegal_account_creation", f"account {b58(view.key)} was written without being claimed")
             else:
-                raise InstructionError("account_owned_by_another_program", f"account {name} belongs to program {b58(pre_owner)}")
+                raise InstructionError("account_owned_by_another_program", f"account {b58(view.key)} belongs to program {b58(pre_owner)}")
         inv._rebase()

@@ -19,33 +19,41 @@ def _is_postgres() -> bool:
 def write_block(block: Block, *, pending_done: list[bytes] = (), pending_errors: list[tuple[bytes, str]] = ()) -> None:
     """Store `block` atomically, and settle the pending-table rows it consumed. Raises if the height exists."""
     h = block.header
-    with transaction.atomic(durable=True), connection.cursor() as cur:
+    tx_rows = [(tx.signature, h.height, i, tx.wire) for i, tx in enumerate(block.transactions)]
+    index_rows = [
+        (key, h.height, i, tx.signature)
+        for i, (tx, keys) in enumerate(zip(block.transactions, block.touched))
+        for key in keys
+    ]
+    upserts = [(k, v[0], v[1], h.height) for k, v in block.writes.items() if v != EMPTY]
+    deletes = [(k,) for k, v in block.writes.items() if v == EMPTY]
+    with transaction.atomic(durable=True), connection.cursor() as wrapper:
+        # The raw driver cursor: bulk writes skip Django's per-query bookkeeping.
+        cur = wrapper.cursor
         cur.execute(
             "INSERT INTO ledger_block (height, hash, parent_hash, timestamp_ms, tx_root, state_root, tx_count, producer, signature)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [h.height, block.hash, h.parent_hash, h.timestamp_ms, h.tx_root, h.state_root, h.tx_count, h.producer, block.signature],
         )
-        tx_rows = [(tx.signature, h.height, i, tx.wire) for i, tx in enumerate(block.transactions)]
-        index_rows = [
-            (key, h.height, i, tx.signature)
-            for i, (tx, keys) in enumerate(zip(block.transactions, block.touched))
-            for key in keys
-        ]
-        upserts = [(k, v[0], v[1], h.height) for k, v in block.writes.items() if v != EMPTY]
-        deletes = [(k,) for k, v in block.writes.items() if v == EMPTY]
         if _is_postgres():
-            raw = cur.cursor
-            if tx_rows:
-                with raw.copy("COPY ledger_transaction (signature, block_height, position, wire) FROM STDIN") as copy:
-                    for row in tx_rows:
-                        copy.write_row(row)
-                with raw.copy("COPY ledger_account_transaction (address, block_height, position, signature) FROM STDIN") as copy:
-                    for row in index_rows:
-                        copy.write_row(row)
+            _copy(cur, "ledger_transaction (signature, block_height, position, wire)", ("bytea", "int8", "int4", "bytea"), tx_rows)
+            _copy(cur, "ledger_account_transaction (address, block_height, position, signature)",
+                  ("bytea", "int8", "int4", "bytea"), index_rows)
+            if upserts:
+                cur.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS ledger_account_stage"
+                    " (address bytea, owner bytea, data bytea, updated_height int8) ON COMMIT DELETE ROWS"
+                )
+                _copy(cur, "ledger_account_stage (address, owner, data, updated_height)", ("bytea", "bytea", "bytea", "int8"), upserts)
+                cur.execute(
+                    "INSERT INTO ledger_account (address, owner, data, updated_height)"
+                    " SELECT address, owner, data, updated_height FROM ledger_account_stage"
+                    " ON CONFLICT (address) DO UPDATE SET owner = excluded.owner, data = excluded.data,"
+                    " updated_height = excluded.updated_height"
+                )
         else:
             cur.executemany("INSERT INTO ledger_transaction (signature, block_height, position, wire) VALUES (%s, %s, %s, %s)", tx_rows)
             cur.executemany("INSERT INTO ledger_account_transaction (address, block_height, position, signature) VALUES (%s, %s, %s, %s)", index_rows)
-        if upserts:
             cur.executemany(
                 "INSERT INTO ledger_account (address, owner, data, updated_height) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (address) DO UPDATE SET owner = excluded.owner, data = excluded.data,"
@@ -59,6 +67,15 @@ def write_block(block: Block, *, pending_done: list[bytes] = (), pending_errors:
         if pending_errors:
             cur.executemany("UPDATE ledger_pending_transaction SET error = %s WHERE signature = %s",
                             [(err, sig) for sig, err in pending_errors])
+
+
+def _copy(cur, target: str, types: tuple[str, ...], rows: list[tuple]) -> None:
+    if not rows:
+        return
+    with cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 def chain_height() -> int | None:
