@@ -21,6 +21,7 @@ SIGNATURE_LEN = 64
 MAX_SEEDS = 16
 MAX_SEED_LEN = 32
 PDA_MARKER = b"ProgramDerivedAddress"
+_B58_ALPHABET = set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 
 # Curve constants for the Edwards form of Curve25519 (RFC 8032 section 5.1).
 _P = 2**255 - 19
@@ -34,6 +35,8 @@ def b58(raw: bytes) -> str:
 def unb58(text: str, length: int | None = None, what: str = "address") -> bytes:
     if not isinstance(text, str) or not text:
         raise InvalidAddress(f"{what} must be a non-empty base58 string")
+    if not set(text) <= _B58_ALPHABET:
+        raise InvalidAddress(f"{what} {text[:100]!r} is not valid base58: it contains characters outside the alphabet")
     try:
         raw = base58.b58decode(text.encode("ascii"))
     except (ValueError, UnicodeEncodeError):
@@ -128,9 +131,11 @@ def create_program_address(seeds: list[bytes] | tuple[bytes, ...], program_id: b
 
 
 def find_program_address(seeds: list[bytes] | tuple[bytes, ...], program_id: bytes) -> tuple[bytes, int]:
-    """The first off-curve address for seeds + [bump], bump counting down from 255."""
-    _check_seeds(list(seeds) + [b""])
-    for bump in range(255, -1, -1):
+    """The first off-curve address for seeds + [bump], bump counting down from 255 to 1 (as Solana's SDK does)."""
+    if len(seeds) > MAX_SEEDS - 1:
+        raise InvalidSeeds(f"at most {MAX_SEEDS - 1} seeds besides the bump, got {len(seeds)}")
+    _check_seeds(seeds)
+    for bump in range(255, 0, -1):
         candidate = sha256(*seeds, bytes((bump,)), program_id, PDA_MARKER)
         if not is_on_curve(candidate):
             return candidate, bump

@@ -112,7 +112,13 @@ class Transaction:
         message_bytes = message.serialize()
         by_key = {kp.pubkey: kp for kp in signers}
         sigs = []
-        for key in message.signers():
+        required = message.signers()
+        if len(required) > MAX_SIGNATURES:
+            raise MalformedTransaction(f"message requires {len(required)} signatures; the limit is {MAX_SIGNATURES}")
+        size = 1 + SIGNATURE_LEN * len(required) + len(message_bytes)
+        if size > MAX_TX_SIZE:
+            raise MalformedTransaction(f"transaction would be {size} bytes; the limit is {MAX_TX_SIZE}")
+        for key in required:
             kp = by_key.get(key)
             if kp is None:
                 raise MalformedTransaction(f"no key pair given for required signer {b58(key)}")
@@ -143,6 +149,8 @@ class Transaction:
         n_ix = reader.u8("instruction count")
         if n_ix == 0:
             raise MalformedTransaction("a transaction needs at least one instruction")
+        if n_ix > MAX_INSTRUCTIONS:
+            raise MalformedTransaction(f"transaction has {n_ix} instructions; the limit is {MAX_INSTRUCTIONS}")
         instructions = []
         for i in range(n_ix):
             program_id = reader.take(PUBKEY_LEN, f"instruction {i} program id")

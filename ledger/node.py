@@ -28,7 +28,7 @@ from ledger import store
 from ledger.chain import Block, LedgerState
 from ledger.config import genesis_config, make_runtime
 from ledger.encoding import Transaction
-from ledger.errors import DuplicateTransaction, GridTokenXError, LedgerUnavailable, TransactionFailed
+from ledger.errors import BlockhashNotFound, DuplicateTransaction, GridTokenXError, LedgerUnavailable, TransactionFailed
 
 log = logging.getLogger(__name__)
 
@@ -375,7 +375,8 @@ class LedgerNode:
                 except FutureTimeout:
                     raise LedgerUnavailable(f"transaction {tx.txid} was not committed within {timeout:.0f} s") from None
             return self._submit_remote(tx, timeout)
-        except DuplicateTransaction:
+        except (DuplicateTransaction, BlockhashNotFound):
+            # A resubmitted transaction that is on chain answers with its block, even after its blockhash aged out.
             height = committed_height(tx.signature)
             if height is None:
                 raise

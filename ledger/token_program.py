@@ -154,6 +154,8 @@ class TokenProgram(Program):
         handler(inv)
 
     def _create_account(self, inv: Invocation) -> None:
+        if len(inv.data) != 1:
+            raise InstructionError("invalid_instruction_data", "create-account takes no data after its tag")
         inv.need(4)
         payer, account, owner, mint = inv.accounts[:4]
         if not payer.is_signer:
