@@ -7,4 +7,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (Django must be set up first)
 
+from gridtokenx import scheduler  # noqa: E402
+
 application = ProtocolTypeRouter({"http": django_asgi_app})
+scheduler.start()

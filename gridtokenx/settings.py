@@ -28,6 +28,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 EMBEDDED_DATABASE = not DATABASE_URL
 EMBEDDED_REDIS = not REDIS_URL
+# Without Redis there is no Celery beat: the web server's process runs the schedule itself (gridtokenx.scheduler).
+EMBEDDED_SCHEDULER = EMBEDDED_REDIS and os.environ.get("GRIDTOKENX_SCHEDULER", "on") != "off"
 
 DEBUG = env_bool("DJANGO_DEBUG", default=EMBEDDED_DATABASE and EMBEDDED_REDIS)
 
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
     "gridtokenx",
@@ -138,7 +141,19 @@ LEDGER_AUTHORITY_SEED = os.environ.get("LEDGER_AUTHORITY_SEED", "")
 LEDGER_GENESIS_TIME_MS = int(os.environ.get("LEDGER_GENESIS_TIME_MS", "1767225600000"))  # 2026-01-01T00:00:00Z
 LEDGER_PROGRAMS = [
     "ledger.token_program.TokenProgram",
+    "registry.program.RegistryProgram",
+    "oracle.program.OracleProgram",
 ]
+# Oracle: reading interval, allowed clock skew, the generation/consumption ratio rule (oracle.rules), and the
+# settlement schedule (Celery beat in production, the in-process scheduler on the embedded default).
+ORACLE_INTERVAL_SECONDS = int(os.environ.get("ORACLE_INTERVAL_SECONDS", "900"))
+ORACLE_FUTURE_SKEW_S = int(os.environ.get("ORACLE_FUTURE_SKEW_S", "60"))
+ORACLE_MAX_GENERATION_RATIO = int(os.environ.get("ORACLE_MAX_GENERATION_RATIO", "50"))
+ORACLE_SETTLE_EVERY_S = float(os.environ.get("ORACLE_SETTLE_EVERY_S", "30"))
+ORACLE_SETTLE_BATCH = int(os.environ.get("ORACLE_SETTLE_BATCH", "20000"))
+CELERY_BEAT_SCHEDULE = {
+    "oracle-settle": {"task": "oracle.tasks.settle_readings", "schedule": ORACLE_SETTLE_EVERY_S},
+}
 LEDGER_MAX_BLOCK_TRANSACTIONS = int(os.environ.get("LEDGER_MAX_BLOCK_TRANSACTIONS", "2000"))
 # The leader lock for SQLite is a file beside the database; PostgreSQL uses an advisory lock.
 LEDGER_LOCK_FILE = os.environ.get("LEDGER_LOCK_FILE", str(VAR_DIR / "ledger-sequencer.lock"))
@@ -161,6 +176,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "gridtokenx.api_errors.exception_handler",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
 }
@@ -168,6 +187,14 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "GridTokenX API",
     "DESCRIPTION": "Peer-to-peer energy exchange on a hash-chained, Ed25519-signed ledger.",
     "VERSION": "1.0.0",
+    "ENUM_NAME_OVERRIDES": {
+        "ParticipantRoleEnum": "registry.models.Participant.Role",
+        "ParticipantStatusEnum": "registry.models.Participant.Status",
+        "MeterStatusEnum": "registry.models.Meter.Status",
+        "MeterTypeEnum": "registry.models.Meter.Type",
+        "ReadingStatusEnum": "oracle.models.Reading.Status",
+        "SettlementStatusEnum": "oracle.models.Settlement.Status",
+    },
 }
 
 # -- Production hardening (on whenever DEBUG is off) ----------------------------------------------------------

@@ -80,3 +80,24 @@ class TransactionFailed(GridTokenXError):
         self.instruction = instruction
         self.reason_code = reason_code
         self.reason = message
+
+
+class Conflict(GridTokenXError):
+    code = "conflict"
+    status = 409
+
+
+class Forbidden(GridTokenXError):
+    code = "forbidden"
+    status = 403
+
+
+class Rejected(GridTokenXError):
+    """Well-formed input that a business rule refuses (e.g. a meter reading failing an oracle rule)."""
+
+    code = "rejected"
+    status = 422
+
+    def __init__(self, code: str, message: str, **details):
+        super().__init__(message, **details)
+        self.code = code

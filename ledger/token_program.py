@@ -27,6 +27,7 @@ IX_TRANSFER = 2
 IX_MINT_TO = 3
 IX_BURN = 4
 IX_SET_MINT_AUTHORITY = 5
+IX_BURN_BY_AUTHORITY = 6
 
 GXT_DECIMALS = 9
 THB_DECIMALS = 6
@@ -111,6 +112,15 @@ def burn_ix(*, source: bytes, mint: bytes, authority: bytes, amount: int) -> Ins
     ), bytes((IX_BURN,)) + _U64.pack(amount))
 
 
+def burn_by_authority_ix(*, source: bytes, mint: bytes, authority: bytes, amount: int) -> Instruction:
+    """Burn from any token account of `mint`, signed by the mint authority: how metered consumption is burned."""
+    return Instruction(TOKEN_PROGRAM_ID, (
+        AccountMeta(source, False, True),
+        AccountMeta(mint, False, True),
+        AccountMeta(authority, True, False),
+    ), bytes((IX_BURN_BY_AUTHORITY,)) + _U64.pack(amount))
+
+
 def set_mint_authority_ix(*, mint: bytes, authority: bytes, new_authority: bytes) -> Instruction:
     return Instruction(TOKEN_PROGRAM_ID, (
         AccountMeta(mint, False, True),
@@ -148,6 +158,7 @@ class TokenProgram(Program):
             IX_MINT_TO: self._mint_to,
             IX_BURN: self._burn,
             IX_SET_MINT_AUTHORITY: self._set_mint_authority,
+            IX_BURN_BY_AUTHORITY: self._burn_by_authority,
         }.get(tag)
         if handler is None:
             raise InstructionError("invalid_instruction", f"unknown token instruction {tag}")
@@ -205,6 +216,12 @@ class TokenProgram(Program):
         destination.data = TokenAccount(dst.mint, dst.owner, dst.amount + amount).pack()
 
     def _burn(self, inv: Invocation) -> None:
+        self._burn_signed_by(inv, by_mint_authority=False)
+
+    def _burn_by_authority(self, inv: Invocation) -> None:
+        self._burn_signed_by(inv, by_mint_authority=True)
+
+    def _burn_signed_by(self, inv: Invocation, *, by_mint_authority: bool) -> None:
         inv.need(3)
         amount = _amount(inv.data)
         source, mint_view, authority = inv.accounts[:3]
@@ -214,7 +231,10 @@ class TokenProgram(Program):
         mint = Mint.unpack(mint_view.data)
         if src.mint != mint_view.key:
             raise InstructionError("mint_mismatch", "source holds a different token")
-        if not authority.is_signer or authority.key != src.owner:
+        if by_mint_authority:
+            if not authority.is_signer or authority.key != mint.authority:
+                raise InstructionError("owner_mismatch", f"the mint authority {b58(mint.authority)} must sign")
+        elif not authority.is_signer or authority.key != src.owner:
             raise InstructionError("owner_mismatch", f"the source's owner {b58(src.owner)} must sign the burn")
         remaining = checked_sub(src.amount, amount, "insufficient_funds", f"insufficient funds: balance {src.amount}, burn {amount}")
         source.data = TokenAccount(src.mint, src.owner, remaining).pack()
