@@ -1,4 +1,5 @@
-"""`manage.py seed_demo`: demo wallets holding GXT and THB, for trying the platform on a development ledger.
+"""`manage.py seed_demo`: demo wallets holding GXT and THB, and the default zones, for trying the platform on a
+development ledger.
 
 Idempotent: each wallet's token accounts are created once, and a balance is topped up to its target only while
 it is below it, so running the command again mints nothing. The demo keys are derived from public labels, so the
@@ -17,6 +18,8 @@ from ledger import selectors, services
 from ledger.config import platform_authority
 from ledger.crypto import Keypair, b58
 from ledger.units import format_units
+from registry.defaults import zones_seed
+from registry.models import Zone
 from ledger.token_program import (
     GXT_DECIMALS,
     THB_DECIMALS,
@@ -95,6 +98,7 @@ class Command(BaseCommand):
         was_leading = ledger_node.node().sequencer is not None
         try:
             mints = demo_wallets_seed()
+            zones = zones_seed()
         finally:
             if not was_leading:
                 ledger_node.shutdown()
@@ -111,5 +115,6 @@ class Command(BaseCommand):
             for symbol in ("GXT", "THB"):
                 ata = b58(associated_token_address(kp.pubkey, mint_address(symbol)))
                 self.stdout.write(f"  {symbol} account  {ata}  {format_units(balances[symbol], DECIMALS[symbol])} {symbol}")
+        self.stdout.write(f"\nzones: {zones} created; " + ", ".join(Zone.objects.values_list("code", flat=True)))
         done = f"minted {mints} balance(s) up to target" if mints else "every balance was already at its target"
         self.stdout.write(self.style.SUCCESS(f"\ndemo wallets ready: {done}"))
