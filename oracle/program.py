@@ -25,7 +25,7 @@ import struct
 from dataclasses import dataclass
 
 from ledger.crypto import b58, find_program_address, sha256
-from ledger.encoding import AccountMeta, Instruction
+from ledger.encoding import MAX_ACCOUNTS_PER_INSTRUCTION, AccountMeta, Instruction
 from ledger.errors import InstructionError
 from ledger.runtime import AccountView, Invocation, Program, checked_add
 from ledger.token_program import (
@@ -48,6 +48,8 @@ _CONFIG = struct.Struct("<B32sQQQQ")
 _STATE = struct.Struct("<B32sqQQQQQQ")
 _ENTRY = struct.Struct("<qIQQ32s")  # interval_start, interval_seconds, generated_wh, consumed_wh, digest
 _U64 = struct.Struct("<Q")
+# Three fixed accounts, then three per meter, within the ledger's accounts-per-instruction limit.
+MAX_SETTLE_METERS = (MAX_ACCOUNTS_PER_INSTRUCTION - 3) // 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +133,8 @@ def initialize_ix(*, authority: bytes, gxt_mint: bytes) -> Instruction:
 
 
 def settle_ix(*, authority: bytes, gxt_mint: bytes, groups: list[SettleGroup]) -> Instruction:
-    if not 0 < len(groups) <= 84:
-        raise ValueError("a settle instruction covers 1 to 84 meters")
+    if not 0 < len(groups) <= MAX_SETTLE_METERS:
+        raise ValueError(f"a settle instruction covers 1 to {MAX_SETTLE_METERS} meters")
     metas = [AccountMeta(authority, True, False), AccountMeta(config_address(), False, True),
              AccountMeta(gxt_mint, False, True)]
     data = bytearray((IX_SETTLE, len(groups)))

@@ -282,7 +282,7 @@ def _plan(pending: list[Reading]) -> list[list[program.SettleGroup]]:
             tuple(program.SettleEntry(r.interval_start, r.interval_seconds, r.generated_wh, r.consumed_wh,
                                       bytes(r.digest)) for r in readings))
         if current and (TX_OVERHEAD + program.settle_size(len(current) + 1, count + len(readings)) > MAX_TX_BYTES
-                        or len(current) >= 80):
+                        or len(current) >= program.MAX_SETTLE_METERS):
             txs.append(current)
             current, count = [], 0
         current.append(group)

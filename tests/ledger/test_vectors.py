@@ -64,6 +64,11 @@ from ledger.token_program import (
     transfer_ix,
 )
 
+from oracle.program import ORACLE_PROGRAM_ID  # noqa: E402
+from oracle.reading import Reading  # noqa: E402
+from oracle.reading import from_json as reading_from_json  # noqa: E402
+from registry.program import REGISTRY_PROGRAM_ID  # noqa: E402
+
 DOC = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
 TEXT = DOC.read_text(encoding="utf-8")
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```$", re.S | re.M)
@@ -86,7 +91,7 @@ V = VECTORS.__getitem__
 EXPECTED_VECTORS = {
     "keypairs", "base58", "signatures", "program-ids", "pda", "on-curve", "mints", "associated-token-accounts",
     "account-data", "token-instructions", "genesis-block", "transfer-transaction", "two-signer-transaction",
-    "block-1", "transaction-merkle-root", "state-root",
+    "block-1", "transaction-merkle-root", "state-root", "meter-reading",
 }
 PDA_MARKER = b"ProgramDerivedAddress"
 
@@ -297,13 +302,28 @@ def test_signatures_match_three_ed25519_implementations():
 
 def test_program_ids_are_sha256_of_their_preimage():
     programs = {p["name"]: p for p in V("program-ids")["programs"]}
-    assert set(programs) == {"token"}
+    assert set(programs) == {"token", "registry", "oracle"}
     for program in programs.values():
         assert program["preimage"] == f"GridTokenX program: {program['name']}"
         digest = hashlib.sha256(program["preimage"].encode("ascii")).digest()
         assert digest.hex() == program["program_id_hex"]
         assert str(Pubkey.from_bytes(digest)) == program["program_id"]
     assert b58(TOKEN_PROGRAM_ID) == programs["token"]["program_id"]
+    assert b58(REGISTRY_PROGRAM_ID) == programs["registry"]["program_id"]
+    assert b58(ORACLE_PROGRAM_ID) == programs["oracle"]["program_id"]
+
+
+def test_the_meter_reading_vector_rebuilds_and_verifies_with_two_libraries():
+    vec = V("meter-reading")
+    reading, signature = reading_from_json(vec["json"])
+    raw = bytes.fromhex(vec["bytes"])
+    assert reading.serialize() == raw and len(raw) == 86
+    assert ed25519_public_key(bytes.fromhex(vec["seed"])) == reading.meter
+    assert hashlib.sha256(raw).hexdigest() == vec["id"]
+    assert signature.hex() == vec["signature"] == ed25519_sign(bytes.fromhex(vec["seed"]), raw).hex()
+    ed25519_verify(reading.meter, raw, signature)
+    assert reading.verify(signature)
+    assert Reading.deserialize(raw) == reading
 
 
 def test_the_pda_vector_matches_solana_bump_by_bump():

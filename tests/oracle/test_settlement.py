@@ -123,3 +123,12 @@ def test_many_meters_settle_in_several_transactions_and_the_ledger_verifies(site
     assert report.committed >= 2 and report.readings == 120 and report.failed == 0
     assert gxt(alice) == 120 * 300 * WH == gxt_supply()
     call_command("verify_ledger")
+
+
+def test_one_reading_from_each_of_many_meters_fits_the_accounts_limit(site):
+    alice, _ = site
+    meters = [meter(alice, f"S-{i}") for i in range(45)]
+    services.readings_ingest([m.signed(1, 300, 100) for m in meters], now=NOW)
+    report = services.settle()
+    assert (report.committed, report.readings, report.failed) == (3, 45, 0)
+    assert gxt(alice) == 45 * 200 * WH
