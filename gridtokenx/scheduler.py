@@ -15,24 +15,31 @@ from django.utils.module_loading import import_string
 log = logging.getLogger(__name__)
 _started = threading.Lock()
 _thread: threading.Thread | None = None
+FIRST_RUN_DELAY_S = 2.0
+
+
+def run_due(schedule: dict[str, dict], due: dict[str, float], now: float) -> dict[str, object]:
+    """Run every task whose time has come, set its next time in `due`; return the results by entry name."""
+    results = {}
+    for name, entry in schedule.items():
+        if now < due.setdefault(name, now + FIRST_RUN_DELAY_S):
+            continue
+        due[name] = now + float(entry["schedule"])
+        try:
+            results[name] = import_string(entry["task"])()
+        except Exception as exc:  # a failing task must not stop the others or the schedule
+            log.exception("scheduled task %s failed", name)
+            results[name] = exc
+        finally:
+            close_old_connections()
+    return results
 
 
 def _loop(schedule: dict[str, dict]) -> None:
-    due = {name: time.monotonic() + 2.0 for name in schedule}
+    due: dict[str, float] = {}
     while True:
-        now = time.monotonic()
-        for name, entry in schedule.items():
-            if now < due[name]:
-                continue
-            due[name] = now + float(entry["schedule"])
-            try:
-                result = import_string(entry["task"])()
-                log.debug("scheduled task %s: %s", name, result)
-            except Exception:
-                log.exception("scheduled task %s failed", name)
-            finally:
-                close_old_connections()
-        time.sleep(max(0.1, min(due.values()) - time.monotonic()))
+        run_due(schedule, due, time.monotonic())
+        time.sleep(max(0.1, min(due.values(), default=time.monotonic() + 1) - time.monotonic()))
 
 
 def start() -> bool:
