@@ -148,7 +148,7 @@ LEDGER_PROGRAMS = [
 # settlement schedule (Celery beat in production, the in-process scheduler on the embedded default).
 ORACLE_INTERVAL_SECONDS = int(os.environ.get("ORACLE_INTERVAL_SECONDS", "900"))
 ORACLE_FUTURE_SKEW_S = int(os.environ.get("ORACLE_FUTURE_SKEW_S", "60"))
-ORACLE_MAX_GENERATION_RATIO = int(os.environ.get("ORACLE_MAX_GENERATION_RATIO", "50"))
+ORACLE_MAX_GENERATION_RATIO = int(os.environ.get("ORACLE_MAX_GENERATION_RATIO", "100"))
 ORACLE_SETTLE_EVERY_S = float(os.environ.get("ORACLE_SETTLE_EVERY_S", "30"))
 ORACLE_SETTLE_BATCH = int(os.environ.get("ORACLE_SETTLE_BATCH", "20000"))
 CELERY_BEAT_SCHEDULE = {

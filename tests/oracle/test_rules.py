@@ -28,7 +28,7 @@ def outcome(result):
 CASES = [
     ("over_capacity", dict(generated_wh=1000), dict(generated_wh=1001)),  # 4 kW x 0.25 h = 1000 Wh
     ("over_import_limit", dict(consumed_wh=2000), dict(consumed_wh=2001)),  # 8 kW x 0.25 h = 2000 Wh
-    ("implausible_ratio", dict(generated_wh=1000, consumed_wh=20), dict(generated_wh=1000, consumed_wh=19)),
+    ("implausible_ratio", dict(generated_wh=1000, consumed_wh=10), dict(generated_wh=1000, consumed_wh=9)),
     ("electrical_out_of_range", dict(voltage_mv=230_000, frequency_mhz=50_000), dict(frequency_mhz=39_999)),
     ("electrical_out_of_range", dict(voltage_mv=1_000_000), dict(voltage_mv=1_000_001)),
     ("invalid_interval", dict(interval_seconds=INTERVAL), dict(interval_seconds=300)),
