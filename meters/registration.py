@@ -123,7 +123,7 @@ def meter_body(meter: SimulatedMeter, zone: Zone, site: Site) -> dict:
     latitude, longitude = jitter_position(meter.seed, meter.index, latitude, longitude)
     return {
         "serial": meter.serial,
-        "kind": meter.kind,
+        "type": meter.kind,
         "zone": zone.code,
         "latitude": latitude,
         "longitude": longitude,

@@ -98,7 +98,7 @@ class StubPlatform:
             return 401, {"code": "not_authenticated", "message": "log in first"}
         if body["serial"] in self.meters:
             return 409, {"code": "meter_exists", "message": "already registered"}
-        if body["kind"] not in ("solar", "wind", "battery", "consumption", "hybrid"):
+        if body["type"] not in ("solar", "wind", "battery", "consumption", "hybrid"):
             return 400, {"code": "invalid_input", "message": f"unknown kind {body['kind']}"}
         if body["zone"] not in {zone["code"] for zone in self.zones}:
             return 400, {"code": "invalid_input", "message": "unknown zone"}

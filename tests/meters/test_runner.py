@@ -131,7 +131,7 @@ def test_the_command_prints_a_summary_and_turns_bad_options_into_errors():
                      stderr=err)
     assert "4 intervals of 900 s, 3 meters" in out.getvalue()
     assert "12 sent, 12 accepted" in out.getvalue()
-    assert {meter["kind"] for meter in platform.meters.values()} <= {"solar", "consumption"}
+    assert {meter["type"] for meter in platform.meters.values()} <= {"solar", "consumption"}
     for options, message in [(["--mix", "solar=2"], "add up to 1"), (["--duration", "7m"], "whole number"),
                              (["--batch", "1001"], "--batch"), (["--site", "1,2,Nowhere"], "timezone")]:
         with pytest.raises(CommandError, match=message):
