@@ -113,7 +113,9 @@ if EMBEDDED_DATABASE:
         }
     }
 else:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # No persistent connections: under ASGI each request may run in a thread of its own, and a kept connection
+    # would outlive it (Django's deployment notes for ASGI). Put PgBouncer in front for connection reuse.
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
         raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...)")
 
@@ -143,6 +145,7 @@ LEDGER_PROGRAMS = [
     "ledger.token_program.TokenProgram",
     "registry.program.RegistryProgram",
     "oracle.program.OracleProgram",
+    "trading.program.TradingProgram",
 ]
 # Oracle: reading interval, allowed clock skew, the generation/consumption ratio rule (oracle.rules), and the
 # settlement schedule (Celery beat in production, the in-process scheduler on the embedded default).

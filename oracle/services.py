@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from gridtokenx.locks import try_lock
@@ -172,8 +172,12 @@ def readings_ingest(bodies: list, *, now: int | None = None) -> IngestReport:
                                               message=verdict.message, payload=_payload(bodies[index])))
         Reading.objects.bulk_create(accepted, batch_size=1000)
         RejectedReading.objects.bulk_create(rejections, batch_size=1000)
+        # One statement per new last_end, not one per meter: a batch spans hundreds of meters, mostly at one interval.
+        by_end: dict[int, list[int]] = defaultdict(list)
         for meter_id, snap in snapshots.items():
-            Meter.objects.filter(pk=meter_id).update(last_end=snap.last_end)
+            by_end[snap.last_end].append(meter_id)
+        for last_end, meter_ids in by_end.items():
+            Meter.objects.filter(pk__in=meter_ids).update(last_end=last_end)
     return IngestReport(results)  # type: ignore[arg-type]
 
 
@@ -256,7 +260,7 @@ def _submit_all(settlements: list[Settlement], report: SettleReport) -> None:
         try:
             _submit(s, report)
         finally:
-            close_old_connections()
+            connection.close()  # this pool's threads end with the call: their connections must not linger
 
     if len(settlements) <= 1:
         for s in settlements:

@@ -1,5 +1,6 @@
 """`manage.py bench <name>`: run a named benchmark. Each app lists its own in `<app>/benchmarks.py` (BENCHMARKS)."""
 
+import inspect
 import json
 from importlib import import_module
 
@@ -20,6 +21,16 @@ def registry() -> dict:
     return found
 
 
+# Options some benchmarks take; a benchmark that does not take one refuses it by name.
+OPTIONS = {
+    "meters": "meters in the fleet (ingest)",
+    "batch": "readings per request, 0 for one per request (ingest)",
+    "servers": "server processes (ingest)",
+    "orders": "orders in the synthetic flow (matching)",
+    "seed": "seed of the synthetic flow (matching)",
+}
+
+
 class Command(BaseCommand):
     help = "Run a benchmark and print its figures (one JSON object with --json)."
 
@@ -28,13 +39,24 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", dest="as_json", help="print one JSON object")
         parser.add_argument("--count", type=int, default=None, help="operations to run (benchmark-specific default)")
         parser.add_argument("--threads", type=int, default=None, help="concurrent submitters")
+        for option, text in OPTIONS.items():
+            parser.add_argument(f"--{option}", type=int, default=None, help=text)
 
-    def handle(self, *args, name, as_json: bool = False, count=None, threads=None, **options):
+    def handle(self, *args, name, as_json: bool = False, **options):
         benches = registry()
         if name not in benches:
             raise CommandError(f"unknown benchmark {name!r}; choose one of: {', '.join(sorted(benches))}")
-        kwargs = {k: v for k, v in {"count": count, "threads": threads}.items() if v is not None}
-        result = benches[name](log=lambda msg: None if as_json else self.stderr.write(msg), **kwargs)
+        bench = benches[name]
+        accepted = inspect.signature(bench).parameters
+        kwargs = {}
+        for option in ("count", "threads", *OPTIONS):
+            value = options.get(option)
+            if value is None:
+                continue
+            if option not in accepted:
+                raise CommandError(f"benchmark {name!r} does not take --{option}")
+            kwargs[option] = value
+        result = bench(log=lambda msg: None if as_json else self.stderr.write(msg), **kwargs)
         if as_json:
             self.stdout.write(_dumps(result))
         else:
