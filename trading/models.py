@@ -1,0 +1,75 @@
+"""The exchange's off-ledger tables: orders, trades and escrow movements, mirrored from the trading program's
+accounts and transactions (the ledger is the truth; `trading.services.reconcile` recovers anything missed)."""
+
+from django.db import models
+
+from registry.models import Participant, Zone
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        OPEN = "open"
+        FILLED = "filled"
+        CANCELLED = "cancelled"
+        EXPIRED = "expired"
+
+    # The id is the order's time priority and its id on the ledger (the order account's seed).
+    owner = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="orders")
+    nonce = models.BigIntegerField(help_text="The client's; with the owner it names the order (idempotent placement).")
+    side = models.CharField(max_length=4)
+    kind = models.CharField(max_length=6)
+    tif = models.CharField(max_length=3)
+    cross_zone = models.BooleanField(default=False)
+    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="orders")
+    quantity = models.BigIntegerField(help_text="GXT base units.")
+    price = models.BigIntegerField(help_text="THB base units per kWh: a buy's landed-cost limit, a sell's ask.")
+    remaining = models.BigIntegerField()
+    expires_at = models.BigIntegerField(help_text="Unix milliseconds.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN, db_index=True)
+    reason = models.CharField(max_length=32, blank=True, help_text="Why it was cancelled, if it was.")
+    escrowed = models.BigIntegerField(help_text="Base units locked at placement (THB for a buy, GXT for a sell).")
+    refunded = models.BigIntegerField(default=0)
+    closed = models.BooleanField(default=False, help_text="Its escrow's remainder has been refunded.")
+    digest = models.BinaryField(max_length=32)
+    signature = models.CharField(max_length=88, help_text="The owner's Ed25519 signature over the order (base58).")
+    ledger_signature = models.CharField(max_length=88, help_text="The placement transaction.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "nonce"], name="trading_order_nonce")]
+
+
+class Trade(models.Model):
+    buy_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="buys")
+    sell_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="sells")
+    buyer_zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="+")
+    seller_zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="+")
+    quantity = models.BigIntegerField(help_text="GXT base units sent by the seller.")
+    effective = models.BigIntegerField(help_text="GXT base units delivered to the buyer.")
+    loss = models.BigIntegerField(help_text="GXT base units lost in transmission (to the loss account).")
+    price = models.BigIntegerField(help_text="THB base units per kWh sent.")
+    value = models.BigIntegerField(help_text="THB base units: quantity x price, truncated.")
+    fee = models.BigIntegerField()
+    wheeling = models.BigIntegerField()
+    loss_value = models.BigIntegerField()
+    ledger_signature = models.CharField(max_length=88, unique=True)
+    block_height = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class EscrowRecord(models.Model):
+    class Kind(models.TextChoices):
+        LOCK = "lock"
+        RELEASE = "release"  # paid out in a trade
+        REFUND = "refund"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="escrow_records")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    token = models.CharField(max_length=3)
+    amount = models.BigIntegerField()
+    trade = models.ForeignKey(Trade, null=True, blank=True, on_delete=models.PROTECT, related_name="escrow_records")
+    ledger_signature = models.CharField(max_length=88)
+    created_at = models.DateTimeField(auto_now_add=True)

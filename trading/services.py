@@ -1,0 +1,316 @@
+"""Placing and cancelling orders, and the matcher that settles trades on the ledger.
+
+Placement verifies the owner's signature over the order (trading.order_message) before anything else, applies
+the market's rules, and locks the escrow in a ledger transaction of the trading program (which checks the rules
+again). The matcher then runs the pure engine (trading.engine) and settles every trade in its own atomic ledger
+transaction; cancelled, expired and filled orders get what is left in their escrow back.
+
+One matcher at a time (a process-wide lock), whichever process triggers it: the placement itself (event-driven)
+or the schedule. Each run rebuilds the engine from the open orders in id (arrival) order; resting orders never
+cross, so only new arrivals trade. Before it matches, the run reconciles every open order with its ledger
+account: a settlement that committed on the ledger but whose rows were lost (a crash between the two) is
+recovered from the ledger transaction itself, so a trade can be neither lost nor settled twice (the ledger
+refuses to fill more than an order's remaining quantity).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from gridtokenx.locks import try_lock
+from ledger import selectors as ledger_selectors
+from ledger import services as ledger_services
+from ledger.config import platform_authority
+from ledger.crypto import Keypair, b58, parse_address, sha256
+from ledger.errors import (
+    Conflict,
+    Forbidden,
+    GridTokenXError,
+    NotFound,
+    Rejected,
+    SignatureVerificationFailed,
+    TransactionFailed,
+)
+from ledger.token_program import create_account_ix, mint_address
+from registry.models import Participant, Zone
+from registry.wallets import unseal
+from trading import program
+from trading.engine import Engine
+from trading.events import CANCELLED, EXPIRED, TRADE
+from trading.order_message import from_json
+from trading.orders import BUY, Order as EngineOrder, OrderRejected, order_check
+from trading.params import MarketParams
+from trading.models import EscrowRecord, Order, Trade
+from trading.program import Side
+from trading.tariffs import trade_amounts
+
+FEE_BPS = 25  # the original market's platform fee: 0.25 % of a trade's value
+
+
+def params() -> MarketParams:
+    return MarketParams()
+
+
+def collectors() -> tuple[bytes, bytes, bytes]:
+    """The fee collector (the platform authority), the grid operator's and the loss account's keys; the latter
+    two derived from the authority's secret seed, so only the platform holds them."""
+    authority = platform_authority()
+    grid = Keypair.from_seed(sha256(authority.seed, b"gridtokenx grid operator"))
+    loss = Keypair.from_seed(sha256(authority.seed, b"gridtokenx transmission losses"))
+    return authority.pubkey, grid.pubkey, loss.pubkey
+
+
+def market_initialize() -> None:
+    """Create the market account and the collectors' token accounts on a new chain; idempotent."""
+    if ledger_selectors.raw_accounts([program.market_address()]):
+        return
+    authority = platform_authority()
+    fee, grid, loss = collectors()
+    p = params()
+    ixs = [create_account_ix(payer=authority.pubkey, owner=owner, mint=mint_address(symbol))
+           for owner in (fee, grid, loss) for symbol in ("GXT", "THB")]
+    ixs.append(program.initialize_ix(authority=authority.pubkey, fee_bps=FEE_BPS, fee_owner=fee, grid_owner=grid,
+                                     loss_owner=loss, min_price=p.min_price, max_price=p.max_price,
+                                     min_trade=p.min_trade, tariffs=p.tariffs))
+    try:
+        ledger_services.instructions_submit(instructions=ixs, signers=[authority])
+    except TransactionFailed:
+        if not ledger_selectors.raw_accounts([program.market_address()]):
+            raise
+
+
+def zone_indexes() -> dict[str, int]:
+    """Zones in the market's order (by code): the index is the zone's position, and distance is |i - j|."""
+    return {code: i for i, code in enumerate(Zone.objects.order_by("code").values_list("code", flat=True))}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+# -- placing and cancelling ---------------------------------------------------------------------------------
+
+def order_place(*, participant: Participant, body, now: int | None = None) -> tuple[Order, bool]:
+    """Place a signed order; returns (order, created). Retrying the same signed order returns the same order."""
+    message, signature = from_json(body)
+    if not message.verify(signature):
+        raise SignatureVerificationFailed("the order's signature does not verify with its owner key")
+    if b58(message.owner) != participant.wallet:
+        raise Forbidden("an order must be signed with your own wallet key")
+    digest = message.digest()
+    existing = Order.objects.filter(owner=participant, nonce=message.nonce).first()
+    if existing is not None:
+        if bytes(existing.digest) != digest:
+            raise Conflict(f"nonce {message.nonce} already names a different order of yours")
+        return existing, False
+    if participant.status != Participant.Status.ACTIVE:
+        raise Rejected("user_suspended", "a suspended user cannot trade")
+    market_initialize()
+    market = program.Market.unpack(ledger_selectors.raw_accounts([program.market_address()])[program.market_address()][1])
+    if market.paused:
+        raise Rejected("market_paused", "the market is paused by its operator: no new orders")
+    zones = zone_indexes()
+    if message.zone not in zones:
+        raise NotFound(f"no zone {message.zone!r}", field="zone")
+    now = now_ms() if now is None else now
+    probe = EngineOrder(id=0, owner=participant.pk, side=message.side, zone=zones[message.zone],
+                        quantity=message.quantity, price=message.price, kind=message.kind, tif=message.tif,
+                        expires_at=message.expires_at or None, cross_zone=message.cross_zone)
+    try:
+        order_check(probe, now=now, params=params(), zones=len(zones))
+    except OrderRejected as exc:
+        raise Rejected(exc.code, exc.message) from None
+    side = Side.BUY if message.side == BUY else Side.SELL
+    escrow = program.buy_escrow(message.quantity, message.price) if side == Side.BUY else message.quantity
+    with transaction.atomic():
+        order = Order.objects.create(
+            owner=participant, nonce=message.nonce, side=message.side, kind=message.kind, tif=message.tif,
+            cross_zone=message.cross_zone, zone_id=Zone.objects.get(code=message.zone).pk, quantity=message.quantity,
+            price=message.price, remaining=message.quantity, expires_at=probe.expires_at, escrowed=escrow,
+            digest=digest, signature=b58(signature), ledger_signature="",
+        )
+    authority = platform_authority()
+    try:
+        submitted = ledger_services.instructions_submit(instructions=[program.place_ix(
+            owner=message.owner, authority=authority.pubkey, order_id=order.pk, side=side, zone=zones[message.zone],
+            price=message.price, quantity=message.quantity, escrow=escrow, expires_ms=probe.expires_at, digest=digest,
+        )], signers=[authority, unseal(participant.wallet_secret)])
+    except TransactionFailed as exc:
+        Order.objects.filter(pk=order.pk).delete()
+        code = "insufficient_funds" if exc.reason_code == "insufficient_funds" else exc.reason_code
+        raise Rejected(code, f"the order was not placed: {exc.reason}") from None
+    with transaction.atomic():
+        Order.objects.filter(pk=order.pk).update(ledger_signature=submitted.signature)
+        EscrowRecord.objects.create(order=order, kind=EscrowRecord.Kind.LOCK, token="THB" if side == Side.BUY else "GXT",
+                                    amount=escrow, ledger_signature=submitted.signature)
+    order.ledger_signature = submitted.signature
+    return order, True
+
+
+def order_cancel(*, order: Order, by: Participant | None) -> Order:
+    """Cancel an open order and refund its escrow; `by` None means an operator."""
+    if by is not None and order.owner_id != by.pk:
+        raise NotFound("no such order of yours")
+    with try_lock("trading-matcher") as got:
+        if not got:
+            raise Rejected("matcher_busy", "the matcher is running; try again in a moment")
+        order.refresh_from_db()
+        if order.status != Order.Status.OPEN:
+            raise Rejected("order_not_open", f"order {order.pk} is {order.status}")
+        _close(order, Order.Status.CANCELLED, "requested")
+    order.refresh_from_db()
+    return order
+
+
+# -- the matcher ------------------------------------------------------------------------------------------
+
+@dataclass
+class MatchReport:
+    busy: bool = False
+    trades: int = 0
+    cancelled: int = 0
+    expired: int = 0
+    recovered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _chain_order(order_id: int) -> program.Order | None:
+    address = program.order_address(order_id)
+    raw = ledger_selectors.raw_accounts([address]).get(address)
+    return program.Order.unpack(raw[1]) if raw else None
+
+
+def _close(order: Order, status: str, reason: str) -> None:
+    """Refund what is left in `order`'s escrow (if anything) and record the order's end."""
+    chain = _chain_order(order.pk)
+    refund = chain.escrowed if chain else 0
+    signature = ""
+    if chain is not None and chain.status in (program.OrderStatus.OPEN, program.OrderStatus.FILLED):
+        authority = platform_authority()
+        side = Side.BUY if order.side == BUY else Side.SELL
+        submitted = ledger_services.instructions_submit(instructions=[program.close_ix(
+            signer=authority.pubkey, order_id=order.pk, owner=parse_address(order.owner.wallet), side=side)],
+            signers=[authority])
+        signature = submitted.signature
+    with transaction.atomic():
+        fields = {"refunded": order.refunded + refund, "closed": True}
+        if order.status == Order.Status.OPEN:
+            fields.update(status=status, reason=reason if status == Order.Status.CANCELLED else "")
+        Order.objects.filter(pk=order.pk).update(**fields)
+        if refund:
+            EscrowRecord.objects.create(order=order, kind=EscrowRecord.Kind.REFUND, amount=refund,
+                                        token="THB" if order.side == BUY else "GXT", ledger_signature=signature)
+
+
+def _record_trade(buy: Order, sell: Order, quantity: int, price: int, signature: str, height: int) -> Trade:
+    """Mirror one committed settlement: the trade row, both orders' progress and the escrow releases."""
+    distance = abs(_index(buy) - _index(sell))
+    amounts = trade_amounts(quantity, price, params().tariffs.between(distance))
+    fee = program.fee_of(amounts.value, FEE_BPS)
+    with transaction.atomic():
+        trade = Trade.objects.create(
+            buy_order=buy, sell_order=sell, buyer_zone_id=buy.zone_id, seller_zone_id=sell.zone_id, quantity=quantity,
+            effective=amounts.effective, loss=amounts.loss, price=price, value=amounts.value, fee=fee,
+            wheeling=amounts.wheeling, loss_value=amounts.loss_value, ledger_signature=signature, block_height=height,
+        )
+        for order, token, amount in ((buy, "THB", amounts.value + amounts.wheeling), (sell, "GXT", quantity)):
+            order.remaining -= quantity
+            status = Order.Status.FILLED if order.remaining == 0 else Order.Status.OPEN
+            Order.objects.filter(pk=order.pk).update(remaining=order.remaining, status=status)
+            order.status = status
+            EscrowRecord.objects.create(order=order, kind=EscrowRecord.Kind.RELEASE, token=token, amount=amount,
+                                        trade=trade, ledger_signature=signature)
+    return trade
+
+
+def _index(order: Order) -> int:
+    return zone_indexes()[order.zone.code]
+
+
+def reconcile(report: MatchReport) -> None:
+    """Record settlements the ledger committed but the tables missed (see the module docstring)."""
+    for order in Order.objects.filter(status=Order.Status.OPEN).exclude(ledger_signature="").select_related("zone"):
+        chain = _chain_order(order.pk)
+        if chain is None or chain.remaining == order.remaining:
+            continue
+        for raw_signature, _, _ in ledger_selectors.signatures_for_address(program.order_address(order.pk), limit=1000):
+            signature = b58(bytes(raw_signature))
+            if Trade.objects.filter(ledger_signature=signature).exists():
+                continue
+            _, tx, block = ledger_selectors.transaction_get(bytes(raw_signature))
+            for ix in tx.message.instructions:
+                if ix.program_id != program.TRADING_PROGRAM_ID or ix.data[:1] != bytes((program.IX_SETTLE,)):
+                    continue
+                quantity, price = program._U64x2.unpack(ix.data[1:])
+                buy_id = program.Order.unpack(_account_at(ix.accounts[2].pubkey)).order_id
+                sell_id = program.Order.unpack(_account_at(ix.accounts[3].pubkey)).order_id
+                buy = Order.objects.select_related("zone").get(pk=buy_id)
+                sell = Order.objects.select_related("zone").get(pk=sell_id)
+                _record_trade(buy, sell, quantity, price, signature, block.height)
+                report.recovered += 1
+
+
+def _account_at(address: bytes) -> bytes:
+    return ledger_selectors.raw_accounts([address])[address][1]
+
+
+def run_matcher(*, now: int | None = None) -> MatchReport:
+    """Match open orders and settle every trade on the ledger. Safe to call at any time from anywhere."""
+    report = MatchReport()
+    with try_lock("trading-matcher") as got:
+        if not got:
+            report.busy = True
+            return report
+        market_initialize()
+        reconcile(report)
+        now = now_ms() if now is None else now
+        zones = zone_indexes()
+        engine = Engine(max(1, len(zones)), params())
+        orders = {o.pk: o for o in Order.objects.filter(status=Order.Status.OPEN).exclude(ledger_signature="")
+                  .select_related("zone", "owner").order_by("pk")}
+        events: list[tuple] = []
+        for order in orders.values():
+            try:
+                events += engine.submit(EngineOrder(
+                    id=order.pk, owner=order.owner_id, side=order.side, zone=zones[order.zone.code],
+                    quantity=order.remaining, price=order.price, kind=order.kind, tif=order.tif,
+                    expires_at=order.expires_at, cross_zone=order.cross_zone), now)
+            except OrderRejected as exc:
+                events.append((EXPIRED, order.pk, 0, order.side, order.remaining) if exc.code == "already_expired"
+                              else (CANCELLED, order.pk, 0, order.side, order.remaining, exc.code))
+        events += engine.expire(now)
+        fee, grid, loss = collectors()
+        authority = platform_authority()
+        for event in events:
+            try:
+                if event[0] == TRADE:
+                    buy, sell = orders[event[3]], orders[event[4]]
+                    quantity, price = event[9], event[12]
+                    submitted = ledger_services.instructions_submit(instructions=[program.settle_ix(
+                        authority=authority.pubkey, buy_id=buy.pk, buyer=parse_address(buy.owner.wallet),
+                        sell_id=sell.pk, seller=parse_address(sell.owner.wallet), quantity=quantity, price=price,
+                        fee_owner=fee, grid_owner=grid, loss_owner=loss)], signers=[authority])
+                    _record_trade(buy, sell, quantity, price, submitted.signature, submitted.block_height)
+                    report.trades += 1
+                elif event[0] in (CANCELLED, EXPIRED):
+                    order = orders[event[1]]
+                    order.refresh_from_db()
+                    if order.status == Order.Status.OPEN:
+                        if event[0] == EXPIRED:
+                            _close(order, Order.Status.EXPIRED, "")
+                            report.expired += 1
+                        else:
+                            _close(order, Order.Status.CANCELLED, event[5])
+                            report.cancelled += 1
+            except GridTokenXError as exc:  # the ledger refused: the next run starts from the reconciled state
+                report.errors.append(f"{event[0]} {event[1:5]}: {exc.message}")
+        # Filled buys keep the price improvement in escrow until closed.
+        for order in Order.objects.filter(status=Order.Status.FILLED, side=BUY, closed=False).select_related("owner"):
+            _close(order, Order.Status.FILLED, "")
+    return report
