@@ -314,3 +314,75 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         for order in Order.objects.filter(status=Order.Status.FILLED, side=BUY, closed=False).select_related("owner"):
             _close(order, Order.Status.FILLED, "")
     return report
+
+
+# -- reads and operator actions ---------------------------------------------------------------------------
+
+def _engine_of_open_orders(now: int) -> tuple[Engine, dict[str, int]]:
+    """An engine holding the resting book as the last matcher run left it (resting orders never cross)."""
+    zones = zone_indexes()
+    engine = Engine(max(1, len(zones)), params())
+    for order in (Order.objects.filter(status=Order.Status.OPEN, tif="gtc").exclude(ledger_signature="")
+                  .select_related("zone").order_by("pk")):
+        if order.expires_at > now:
+            engine.submit(EngineOrder(id=order.pk, owner=order.owner_id, side=order.side, zone=zones[order.zone.code],
+                                      quantity=order.remaining, price=order.price, expires_at=order.expires_at), now)
+    return engine, zones
+
+
+def quote(*, participant: Participant | None, side: str, zone: str, quantity: int, price: int,
+          cross_zone: bool = False, now: int | None = None) -> dict:
+    """What an order would get now, with every cost component, changing nothing: the landed-cost breakdown."""
+    now = now_ms() if now is None else now
+    engine, zones = _engine_of_open_orders(now)
+    if zone not in zones:
+        raise NotFound(f"no zone {zone!r}", field="zone")
+    owner = participant.pk if participant is not None else -1
+    probe = EngineOrder(id=2**62, owner=owner, side=side, zone=zones[zone], quantity=quantity, price=price,
+                        cross_zone=cross_zone)
+    try:
+        order_check(probe, now=now, params=params(), zones=len(zones))
+    except OrderRejected as exc:
+        raise Rejected(exc.code, exc.message) from None
+    codes = {i: code for code, i in zones.items()}
+    fills = []
+    for t in engine.preview(probe, now):
+        fee = program.fee_of(t.value, FEE_BPS)
+        fills.append({"seller_zone": codes[t.seller_zone], "buyer_zone": codes[t.buyer_zone], "quantity": t.quantity,
+                      "effective": t.effective, "loss": t.loss, "price": t.price, "landed": t.landed,
+                      "value": t.value, "wheeling": t.wheeling, "loss_value": t.loss_value, "fee": fee})
+    total = {k: sum(f[k] for f in fills) for k in ("quantity", "effective", "loss", "value", "wheeling", "loss_value", "fee")}
+    if side == BUY:
+        total["buyer_pays"] = total["value"] + total["wheeling"]
+    else:
+        total["seller_receives"] = total["value"] - total["fee"]
+    return {"fills": fills, "total": total, "fee_bps": FEE_BPS,
+            "escrow": program.buy_escrow(quantity, price) if side == BUY else quantity}
+
+
+def book(zone: str) -> dict:
+    """The resting book of a zone, aggregated by price level (from the tables)."""
+    from django.db.models import Sum
+
+    zone_row = Zone.objects.filter(code=zone).first()
+    if zone_row is None:
+        raise NotFound(f"no zone {zone!r}")
+    rows = (Order.objects.filter(zone=zone_row, status=Order.Status.OPEN, tif="gtc").exclude(ledger_signature="")
+            .values("side", "price").annotate(quantity=Sum("remaining")))
+    bids = sorted(([r["price"], r["quantity"]] for r in rows if r["side"] == BUY), reverse=True)
+    asks = sorted([r["price"], r["quantity"]] for r in rows if r["side"] != BUY)
+    return {"zone": zone, "bids": bids, "asks": asks}
+
+
+def market_set_paused(*, paused: bool) -> bool:
+    """The operator's emergency switch: a paused market refuses new orders (on the ledger too)."""
+    market_initialize()
+    authority = platform_authority()
+    ledger_services.instructions_submit(instructions=[program.set_paused_ix(authority=authority.pubkey, paused=paused)],
+                                        signers=[authority])
+    return paused
+
+
+def market_paused() -> bool:
+    raw = ledger_selectors.raw_accounts([program.market_address()]).get(program.market_address())
+    return bool(raw) and program.Market.unpack(raw[1]).paused
