@@ -8,6 +8,7 @@ import platform
 import random
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import connection
@@ -60,6 +61,12 @@ def verify_rate(items: list[tuple[bytes, bytes, bytes]], workers: int) -> float:
     return len(items) / (time.perf_counter() - start)
 
 
+def _wait(fut, failures: list[str]) -> None:
+    error = fut.exception()
+    if error is not None:
+        failures.append(str(error))
+
+
 def fund_accounts(keys: list[Keypair], amount: int, log) -> None:
     authority = platform_authority()
     gxt = mint_address("GXT")
@@ -94,43 +101,31 @@ def bench_ledger(*, log, count: int = 30000, threads: int = 4, accounts: int = 1
     for wire in wires:
         tx = Transaction.decode(wire)
         items.append((tx.message.fee_payer, tx.message_bytes, tx.signature))
-    verify_per_s = verify_rate(items, os.cpu_count() or 1)
-    log(f"raw verification: {verify_per_s:,.0f}/s on {os.cpu_count()} threads")
+    # The machine may be shared: the raw rate is measured before and again after the submissions, and the higher
+    # of the two counts, so a busy moment cannot make the ledger look closer to it than it is.
+    verify_before = verify_rate(items, os.cpu_count() or 1)
+    log(f"raw verification: {verify_before:,.0f}/s on {os.cpu_count()} threads")
 
     latencies: list[float] = []
     failures: list[str] = []
-    in_flight = threading.Semaphore(window)
-    done = threading.Event()
-    remaining = [count]
-    lock = threading.Lock()
     start_height = selectors.block_height()
-
-    def finished(fut, t0):
-        elapsed = time.perf_counter() - t0
-        with lock:
-            if fut.exception() is not None:
-                failures.append(str(fut.exception()))
-            latencies.append(elapsed)
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                done.set()
-        in_flight.release()
+    per_thread = max(1, window // threads)
 
     def submitter(chunk):
+        # Each client thread keeps up to `per_thread` transactions in flight and waits for its oldest one when
+        # the window is full; commits come in order, so the oldest is the next one to finish.
+        outstanding: deque = deque()
+        record = latencies.append  # list.append is atomic: the callbacks need no lock
+        clock = time.perf_counter
         for wire in chunk:
-            in_flight.acquire()
-            t0 = time.perf_counter()
-            try:
-                _, fut = services.transaction_submit_async(wire=wire)
-            except GridTokenXError as exc:
-                failures.append(str(exc))
-                in_flight.release()
-                with lock:
-                    remaining[0] -= 1
-                    if remaining[0] == 0:
-                        done.set()
-                continue
-            fut.add_done_callback(lambda f, t0=t0: finished(f, t0))
+            if len(outstanding) >= per_thread:
+                _wait(outstanding.popleft(), failures)
+            t0 = clock()
+            fut = services.transaction_submit_async(wire=wire)
+            fut.add_done_callback(lambda f, t0=t0: record(clock() - t0))
+            outstanding.append(fut)
+        while outstanding:
+            _wait(outstanding.popleft(), failures)
 
     stats_before = dict(node().sequencer.stats)
     start = time.perf_counter()
@@ -139,8 +134,10 @@ def bench_ledger(*, log, count: int = 30000, threads: int = 4, accounts: int = 1
         w.start()
     for w in workers:
         w.join()
-    done.wait()
     elapsed = time.perf_counter() - start
+    verify_after = verify_rate(items, os.cpu_count() or 1)
+    log(f"raw verification after the run: {verify_after:,.0f}/s")
+    verify_per_s = max(verify_before, verify_after)
     latencies.sort()
     stats = node().sequencer.stats
     busy = {f"{stage}_busy": round((stats[f"{stage}_s"] - stats_before[f"{stage}_s"]) / elapsed, 3) for stage in ("produce", "write")}

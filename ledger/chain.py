@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -51,6 +51,7 @@ class Block:
 class Rejection:
     tx: Transaction
     error: GridTokenXError
+    index: int = -1  # position in the list given to `produce`
 
 
 class LedgerState:
@@ -64,6 +65,7 @@ class LedgerState:
         self.tip_hash = ZERO_HASH
         self.recent_blocks: OrderedDict[bytes, int] = OrderedDict()
         self.recent_signatures: dict[bytes, int] = {}
+        self._signatures_by_block: deque[tuple[int, list[bytes]]] = deque()
 
     # -- loading ------------------------------------------------------------------------------------------
     def load_account(self, key: bytes) -> tuple[bytes, bytes]:
@@ -79,17 +81,22 @@ class LedgerState:
     def remember_block(self, header: BlockHeader, block_hash: bytes, signatures: Iterable[bytes]) -> None:
         self.tip = header
         self.tip_hash = block_hash
-        self.recent_blocks[block_hash] = header.height
-        for sig in signatures:
-            self.recent_signatures[sig] = header.height
-        floor = header.height - BLOCKHASH_WINDOW
+        height = header.height
+        self.recent_blocks[block_hash] = height
+        signatures = list(signatures)
+        if signatures:
+            self.recent_signatures.update(dict.fromkeys(signatures, height))
+            self._signatures_by_block.append((height, signatures))
+        floor = height - BLOCKHASH_WINDOW
         while self.recent_blocks and next(iter(self.recent_blocks.values())) <= floor:
             self.recent_blocks.popitem(last=False)
-        if len(self.recent_signatures) > 4 * BLOCKHASH_WINDOW and self._oldest_sig_height() <= floor:
-            self.recent_signatures = {s: h for s, h in self.recent_signatures.items() if h > floor}
-
-    def _oldest_sig_height(self) -> int:
-        return next(iter(self.recent_signatures.values()))
+        # Forget the signatures of the block that left the window, and no others: the cost follows the block size.
+        recent = self.recent_signatures
+        while self._signatures_by_block and self._signatures_by_block[0][0] <= floor:
+            old_height, old = self._signatures_by_block.popleft()
+            for sig in old:
+                if recent.get(sig) == old_height:
+                    del recent[sig]
 
     # -- genesis ------------------------------------------------------------------------------------------
     def genesis(self, config: GenesisConfig) -> Block:
@@ -115,7 +122,8 @@ class LedgerState:
     def produce(self, txs: list[Transaction], timestamp_ms: int, validator: Keypair) -> tuple[Block, list[Rejection]]:
         """Execute `txs` in order; successful ones form the next block. State moves to the new block.
 
-        Call `undo(block)` if the block cannot be stored: state returns to the previous tip.
+        Each rejection carries the index in `txs` of the transaction it refuses. Call `undo(block)` if the block
+        cannot be stored: state returns to the previous tip.
         """
         assert self.tip is not None, "produce() before genesis"
         timestamp_ms = max(timestamp_ms, self.tip.timestamp_ms)
@@ -126,33 +134,54 @@ class LedgerState:
         undo: dict[bytes, tuple[bytes, bytes]] = {}
         in_block: set[bytes] = set()
         accounts = self.accounts
-        for tx in txs:
+        recent_blocks = self.recent_blocks
+        recent_signatures = self.recent_signatures
+        execute = self.runtime.execute
+        load = self.load_account
+        for index, tx in enumerate(txs):
+            signature = tx.signatures[0]
+            if (tx.message.recent_blockhash not in recent_blocks or signature in recent_signatures
+                    or signature in in_block):
+                rejected.append(Rejection(tx, self._refusal(tx, in_block), index))
+                continue
             try:
-                self.check_admissible(tx)
-                if tx.signature in in_block:
-                    raise DuplicateTransaction(f"transaction {tx.txid} was already processed", signature=tx.txid)
-                result = self.runtime.execute(tx, self.load_account, clock)
+                result = execute(tx, load, clock)
             except GridTokenXError as exc:
-                rejected.append(Rejection(tx, exc))
+                rejected.append(Rejection(tx, exc, index))
                 continue
             for key, value in result.writes.items():
                 if key not in undo:
                     undo[key] = accounts.get(key, EMPTY)
-                self.set_account(key, value)
-            in_block.add(tx.signature)
+                if value == EMPTY:
+                    accounts.pop(key, None)
+                else:
+                    accounts[key] = value
+            in_block.add(signature)
             included.append(tx)
             touched.append(tuple(tx.message.account_keys()))
+        # The commitment needs each changed account's final value once, however often the block wrote it.
+        put = self.commitment.put
+        writes = {}
+        for key in undo:
+            value = writes[key] = accounts.get(key, EMPTY)
+            put(key, value[0], value[1])
         header = BlockHeader(
             clock.height, self.tip_hash, timestamp_ms, tx_root([tx.wire for tx in included]),
             self.commitment.root(), len(included), validator.pubkey,
         )
         block_hash = header.hash()
-        block = Block(header, block_hash, validator.sign(block_hash), included,
-                      {key: accounts.get(key, EMPTY) for key in undo}, touched)
+        block = Block(header, block_hash, validator.sign(block_hash), included, writes, touched)
         block._undo = undo  # type: ignore[attr-defined]
         block._previous = (self.tip, self.tip_hash)  # type: ignore[attr-defined]
         self.remember_block(header, block_hash, in_block)
         return block, rejected
+
+    def _refusal(self, tx: Transaction, in_block: set[bytes]) -> GridTokenXError:
+        try:
+            self.check_admissible(tx)
+        except GridTokenXError as exc:
+            return exc
+        return DuplicateTransaction(f"transaction {tx.txid} was already processed", signature=tx.txid)
 
     def undo(self, block: Block) -> None:
         for key, value in block._undo.items():  # type: ignore[attr-defined]
@@ -160,6 +189,8 @@ class LedgerState:
         self.recent_blocks.pop(block.hash, None)
         for tx in block.transactions:
             self.recent_signatures.pop(tx.signature, None)
+        if self._signatures_by_block and self._signatures_by_block[-1][0] == block.height:
+            self._signatures_by_block.pop()
         self.tip, self.tip_hash = block._previous  # type: ignore[attr-defined]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 import base58
 import nacl.bindings
@@ -125,13 +126,25 @@ def create_program_address(seeds: list[bytes] | tuple[bytes, ...], program_id: b
     """sha256(seed_1 || ... || seed_n || program_id || "ProgramDerivedAddress"), refused if it lies on the curve."""
     _check_seeds(seeds)
     candidate = sha256(*seeds, program_id, PDA_MARKER)
-    if is_on_curve(candidate):
+    if _on_curve_cached(candidate):
         raise InvalidSeeds("seeds give an address on the curve; try another bump")
     return candidate
 
 
 def find_program_address(seeds: list[bytes] | tuple[bytes, ...], program_id: bytes) -> tuple[bytes, int]:
-    """The first off-curve address for seeds + [bump], bump counting down from 255 to 1 (as Solana's SDK does)."""
+    """The first off-curve address for seeds + [bump], bump counting down from 255 to 1 (as Solana's SDK does).
+
+    A pure function of its arguments, so results are remembered (the curve check is pure-Python arithmetic)."""
+    return _find_program_address(tuple(bytes(seed) for seed in seeds), bytes(program_id))
+
+
+@lru_cache(maxsize=1 << 17)
+def _on_curve_cached(point: bytes) -> bool:
+    return is_on_curve(point)
+
+
+@lru_cache(maxsize=1 << 17)
+def _find_program_address(seeds: tuple[bytes, ...], program_id: bytes) -> tuple[bytes, int]:
     if len(seeds) > MAX_SEEDS - 1:
         raise InvalidSeeds(f"at most {MAX_SEEDS - 1} seeds besides the bump, got {len(seeds)}")
     _check_seeds(seeds)

@@ -128,9 +128,19 @@ class Transaction:
 
     @classmethod
     def decode(cls, wire: bytes) -> Transaction:
-        if not isinstance(wire, (bytes, bytearray)):
-            raise MalformedTransaction("transaction must be bytes")
-        wire = bytes(wire)
+        if type(wire) is not bytes:
+            if not isinstance(wire, (bytes, bytearray)):
+                raise MalformedTransaction("transaction must be bytes")
+            wire = bytes(wire)
+        # Decoding is on every submission's path: well-formed input takes the lean parser below, and anything it
+        # does not accept is parsed again by the step-by-step one, which says exactly what is wrong.
+        tx = _decode_well_formed(wire)
+        if tx is not None:
+            return tx
+        return cls._decode_checked(wire)
+
+    @classmethod
+    def _decode_checked(cls, wire: bytes) -> Transaction:
         if len(wire) > MAX_TX_SIZE:
             raise MalformedTransaction(f"transaction is {len(wire)} bytes; the limit is {MAX_TX_SIZE}")
         reader = _Reader(wire)
@@ -180,6 +190,79 @@ class Transaction:
                 raise SignatureVerificationFailed(
                     f"signature {index} does not verify for signer {b58(key)}", signer=b58(key), index=index
                 )
+
+
+_MESSAGE_PREFIX = TX_MAGIC + bytes((TX_VERSION,))
+_FLAG_BITS = ((False, False), (True, False), (False, True), (True, True))
+# Account metas are immutable and the same accounts recur in transaction after transaction: decoded ones are
+# shared rather than built again. Bounded; emptied when full.
+_METAS_SEEN: dict[bytes, AccountMeta] = {}
+_METAS_SEEN_MAX = 65536
+
+
+def _decode_well_formed(wire: bytes) -> Transaction | None:
+    """The transaction in `wire`, or None if `wire` breaks any rule of the format (then `_decode_checked` says which).
+
+    Accepts exactly what `_decode_checked` accepts, with one bounds check per field group instead of one reader call
+    (and one error text) per field.
+    """
+    size = len(wire)
+    if size > MAX_TX_SIZE or size == 0:
+        return None
+    n_sigs = wire[0]
+    if n_sigs == 0 or n_sigs > MAX_SIGNATURES:
+        return None
+    start = 1 + SIGNATURE_LEN * n_sigs
+    pos = start + 70  # magic, version, fee payer, recent blockhash, instruction count
+    if pos > size or wire[start : start + 5] != _MESSAGE_PREFIX:
+        return None
+    n_ix = wire[pos - 1]
+    if n_ix == 0 or n_ix > MAX_INSTRUCTIONS:
+        return None
+    fee_payer = wire[start + 5 : start + 37]
+    signers = {fee_payer: None}
+    flag_bits = _FLAG_BITS
+    metas_seen = _METAS_SEEN
+    instructions = []
+    for _ in range(n_ix):
+        first = pos + 33
+        if first > size:
+            return None
+        n_acc = wire[pos + 32]
+        if n_acc > MAX_ACCOUNTS_PER_INSTRUCTION:
+            return None
+        data_at = first + 33 * n_acc + 2
+        if data_at > size:
+            return None
+        metas = []
+        for at in range(first, data_at - 2, 33):
+            entry = wire[at : at + 33]  # key and flags
+            meta = metas_seen.get(entry)
+            if meta is None:
+                flags = entry[32]
+                if flags > 3:
+                    return None
+                is_signer, is_writable = flag_bits[flags]
+                meta = AccountMeta(entry[:32], is_signer, is_writable)
+                if len(metas_seen) >= _METAS_SEEN_MAX:
+                    metas_seen.clear()
+                metas_seen[entry] = meta
+            if meta.is_signer and meta.pubkey not in signers:
+                signers[meta.pubkey] = None
+            metas.append(meta)
+        end = data_at + (wire[data_at - 2] | wire[data_at - 1] << 8)
+        if end > size:
+            return None
+        instructions.append(Instruction(wire[pos : pos + 32], tuple(metas), wire[data_at:end]))
+        pos = end
+    if pos != size or len(signers) != n_sigs:
+        return None
+    if n_sigs == 1:
+        sigs = (wire[1:65],)
+    else:
+        sigs = tuple(wire[at : at + SIGNATURE_LEN] for at in range(1, start, SIGNATURE_LEN))
+    message = Message(fee_payer, wire[start + 37 : start + 69], tuple(instructions))
+    return Transaction(sigs, message, wire[start:], wire)
 
 
 class _Reader:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from ledger import selectors
 from ledger.chain import LedgerState
 from ledger.config import make_runtime
-from ledger.crypto import Keypair
+from ledger.crypto import Keypair, b58
 from ledger.encoding import Instruction, Message, Transaction
-from ledger.errors import GridTokenXError, TransactionFailed
-from ledger.node import node
+from ledger.errors import GridTokenXError, MalformedTransaction, TransactionFailed
+from ledger.node import Outcome, node
 from ledger.runtime import EMPTY, Clock
 
 
@@ -36,14 +35,27 @@ def transaction_submit(*, wire: bytes, timeout: float = 30.0) -> Submitted:
     its original block. Raises MalformedTransaction, SignatureVerificationFailed, BlockhashNotFound,
     TransactionFailed (with the failing instruction and reason) or LedgerUnavailable.
     """
-    tx = transaction_decode(wire=wire)
-    return Submitted(tx.txid, node().submit(tx, timeout=timeout))
+    signature, height = node().submit_wire(_wire_bytes(wire), timeout=timeout)
+    return Submitted(b58(signature), height)
 
 
-def transaction_submit_async(*, wire: bytes) -> tuple[Transaction, Future | None]:
-    """Verify and hand over without waiting (the local sequencer's future, or None if another process orders)."""
-    tx = transaction_decode(wire=wire)
-    return tx, node().submit_async(tx)
+def transaction_submit_async(*, wire: bytes) -> Outcome | None:
+    """Hand a transaction over without waiting; the same path as `transaction_submit`.
+
+    Returns the local sequencer's Outcome (a future): its result is the block height once the block is durably
+    stored, and it raises what `transaction_submit` raises, except that an already committed transaction raises
+    DuplicateTransaction instead of answering with its block. None if another process orders: use
+    `transaction_submit`.
+    """
+    return node().submit_wire_async(_wire_bytes(wire))
+
+
+def _wire_bytes(wire) -> bytes:
+    if type(wire) is bytes:
+        return wire
+    if not isinstance(wire, (bytes, bytearray)):
+        raise MalformedTransaction("transaction must be bytes")
+    return bytes(wire)
 
 
 def transaction_simulate(*, wire: bytes, sig_verify: bool = True) -> dict:

@@ -3,6 +3,8 @@ transactions, the accounts it changed and its address index commit together or n
 
 from __future__ import annotations
 
+import struct
+import weakref
 from collections.abc import Iterator
 
 from django.db import connection, transaction
@@ -16,16 +18,26 @@ def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header extension length
+_COPY_TRAILER = b"\xff\xff"
+# One binary COPY tuple each: field count, then (length, value) per field, in network byte order.
+_TX_ROW = struct.Struct(">hi64siqiii")  # signature, block_height, position, then the wire's length (wire follows)
+_INDEX_ROW = struct.Struct(">hi32siqiii")  # address, block_height, position, then the signature's length (it follows)
+_ACCOUNT_ROW = struct.Struct(">hi32si32si")  # address, owner, then the data's length (data, then the height follow)
+_HEIGHT_FIELD = struct.Struct(">iq")
+# A temporary table lives as long as its session: it is created once per connection, not once per block.
+_STAGE_READY: weakref.WeakSet = weakref.WeakSet()
+_STAGE_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS ledger_account_stage"
+    " (address bytea, owner bytea, data bytea, updated_height int8) ON COMMIT DELETE ROWS"
+)
+
+
 def write_block(block: Block, *, pending_done: list[bytes] = (), pending_errors: list[tuple[bytes, str]] = ()) -> None:
     """Store `block` atomically, and settle the pending-table rows it consumed. Raises if the height exists."""
     h = block.header
-    tx_rows = [(tx.signature, h.height, i, tx.wire) for i, tx in enumerate(block.transactions)]
-    index_rows = [
-        (key, h.height, i, tx.signature)
-        for i, (tx, keys) in enumerate(zip(block.transactions, block.touched))
-        for key in keys
-    ]
-    upserts = [(k, v[0], v[1], h.height) for k, v in block.writes.items() if v != EMPTY]
+    height = h.height
+    upserts = {k: v for k, v in block.writes.items() if v != EMPTY}
     deletes = [(k,) for k, v in block.writes.items() if v == EMPTY]
     with transaction.atomic(durable=True), connection.cursor() as wrapper:
         # The raw driver cursor: bulk writes skip Django's per-query bookkeeping.
@@ -33,33 +45,12 @@ def write_block(block: Block, *, pending_done: list[bytes] = (), pending_errors:
         cur.execute(
             "INSERT INTO ledger_block (height, hash, parent_hash, timestamp_ms, tx_root, state_root, tx_count, producer, signature)"
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [h.height, block.hash, h.parent_hash, h.timestamp_ms, h.tx_root, h.state_root, h.tx_count, h.producer, block.signature],
+            [height, block.hash, h.parent_hash, h.timestamp_ms, h.tx_root, h.state_root, h.tx_count, h.producer, block.signature],
         )
         if _is_postgres():
-            _copy(cur, "ledger_transaction (signature, block_height, position, wire)", ("bytea", "int8", "int4", "bytea"), tx_rows)
-            _copy(cur, "ledger_account_transaction (address, block_height, position, signature)",
-                  ("bytea", "int8", "int4", "bytea"), index_rows)
-            if upserts:
-                cur.execute(
-                    "CREATE TEMP TABLE IF NOT EXISTS ledger_account_stage"
-                    " (address bytea, owner bytea, data bytea, updated_height int8) ON COMMIT DELETE ROWS"
-                )
-                _copy(cur, "ledger_account_stage (address, owner, data, updated_height)", ("bytea", "bytea", "bytea", "int8"), upserts)
-                cur.execute(
-                    "INSERT INTO ledger_account (address, owner, data, updated_height)"
-                    " SELECT address, owner, data, updated_height FROM ledger_account_stage"
-                    " ON CONFLICT (address) DO UPDATE SET owner = excluded.owner, data = excluded.data,"
-                    " updated_height = excluded.updated_height"
-                )
+            created_stage = _write_rows_postgres(cur, block, upserts)
         else:
-            cur.executemany("INSERT INTO ledger_transaction (signature, block_height, position, wire) VALUES (%s, %s, %s, %s)", tx_rows)
-            cur.executemany("INSERT INTO ledger_account_transaction (address, block_height, position, signature) VALUES (%s, %s, %s, %s)", index_rows)
-            cur.executemany(
-                "INSERT INTO ledger_account (address, owner, data, updated_height) VALUES (%s, %s, %s, %s)"
-                " ON CONFLICT (address) DO UPDATE SET owner = excluded.owner, data = excluded.data,"
-                " updated_height = excluded.updated_height",
-                upserts,
-            )
+            _write_rows_sqlite(cur, block, upserts)
         if deletes:
             cur.executemany("DELETE FROM ledger_account WHERE address = %s", deletes)
         if pending_done:
@@ -67,15 +58,77 @@ def write_block(block: Block, *, pending_done: list[bytes] = (), pending_errors:
         if pending_errors:
             cur.executemany("UPDATE ledger_pending_transaction SET error = %s WHERE signature = %s",
                             [(err, sig) for sig, err in pending_errors])
+    if _is_postgres() and created_stage:
+        # Only now: had the block rolled back, the table's creation would have rolled back with it.
+        _STAGE_READY.add(created_stage)
 
 
-def _copy(cur, target: str, types: tuple[str, ...], rows: list[tuple]) -> None:
-    if not rows:
-        return
+def _write_rows_postgres(cur, block: Block, upserts: dict[bytes, tuple[bytes, bytes]]):
+    """COPY the block's rows; returns the driver connection if this call created its staging table."""
+    # Binary COPY payloads built directly: one struct.pack per row instead of a driver call per row and value.
+    height = block.header.height
+    tx_row, index_row = _TX_ROW.pack, _INDEX_ROW.pack
+    tx_parts = [_COPY_SIGNATURE]
+    index_parts = [_COPY_SIGNATURE]
+    for position, (tx, keys) in enumerate(zip(block.transactions, block.touched)):
+        signature = tx.signatures[0]
+        wire = tx.wire
+        tx_parts.append(tx_row(4, 64, signature, 8, height, 4, position, len(wire)))
+        tx_parts.append(wire)
+        for key in keys:
+            index_parts.append(index_row(4, 32, key, 8, height, 4, position, 64))
+            index_parts.append(signature)
+    tx_parts.append(_COPY_TRAILER)
+    index_parts.append(_COPY_TRAILER)
+    if block.transactions:
+        _copy(cur, "ledger_transaction (signature, block_height, position, wire)", tx_parts)
+        _copy(cur, "ledger_account_transaction (address, block_height, position, signature)", index_parts)
+    if upserts:
+        height_field = _HEIGHT_FIELD.pack(8, height)
+        account_row = _ACCOUNT_ROW.pack
+        stage = [_COPY_SIGNATURE]
+        for address, (owner, data) in upserts.items():
+            stage.append(account_row(4, 32, address, 32, owner, len(data)))
+            stage.append(data)
+            stage.append(height_field)
+        stage.append(_COPY_TRAILER)
+        created = None
+        if cur.connection not in _STAGE_READY:
+            cur.execute(_STAGE_TABLE)
+            created = cur.connection
+        _copy(cur, "ledger_account_stage (address, owner, data, updated_height)", stage)
+        cur.execute(
+            "INSERT INTO ledger_account (address, owner, data, updated_height)"
+            " SELECT address, owner, data, updated_height FROM ledger_account_stage"
+            " ON CONFLICT (address) DO UPDATE SET owner = excluded.owner, data = excluded.data,"
+            " updated_height = excluded.updated_height"
+        )
+        return created
+    return None
+
+
+def _write_rows_sqlite(cur, block: Block, upserts: dict[bytes, tuple[bytes, bytes]]) -> None:
+    height = block.header.height
+    cur.executemany(
+        "INSERT INTO ledger_transaction (signature, block_height, position, wire) VALUES (%s, %s, %s, %s)",
+        [(tx.signatures[0], height, i, tx.wire) for i, tx in enumerate(block.transactions)],
+    )
+    cur.executemany(
+        "INSERT INTO ledger_account_transaction (address, block_height, position, signature) VALUES (%s, %s, %s, %s)",
+        [(key, height, i, tx.signatures[0])
+         for i, (tx, keys) in enumerate(zip(block.transactions, block.touched)) for key in keys],
+    )
+    cur.executemany(
+        "INSERT INTO ledger_account (address, owner, data, updated_height) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT (address) DO UPDATE SET owner = excluded.owner, data = excluded.data,"
+        " updated_height = excluded.updated_height",
+        [(k, owner, data, height) for k, (owner, data) in upserts.items()],
+    )
+
+
+def _copy(cur, target: str, parts: list[bytes]) -> None:
     with cur.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(types)
-        for row in rows:
-            copy.write_row(row)
+        copy.write(b"".join(parts))
 
 
 def chain_height() -> int | None:

@@ -25,6 +25,7 @@ import time
 
 from ledger.benchmarks import machine, percentile
 from ledger.errors import GridTokenXError
+from trading.bench_settlement import bench_settlement
 from trading.engine import Engine
 from trading.events import EXPIRED
 from trading.flow import CANCEL, EXPIRE, SUBMIT, synthetic_flow
@@ -124,4 +125,4 @@ def bench_matching(*, log, orders: int | None = None, seed: int = 2026, count: i
     }
 
 
-BENCHMARKS = {"matching": bench_matching}
+BENCHMARKS = {"matching": bench_matching, "settlement": bench_settlement}

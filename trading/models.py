@@ -73,3 +73,17 @@ class EscrowRecord(models.Model):
     trade = models.ForeignKey(Trade, null=True, blank=True, on_delete=models.PROTECT, related_name="escrow_records")
     ledger_signature = models.CharField(max_length=88)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class BookState(models.Model):
+    """The last order book of a zone published on its websocket stream (`trading.streams`): the price levels of
+    each side, best first, as `[[price, quantity], ...]`, and the sequence number of the last delta sent.
+
+    Each publish computes its deltas against this row, under its lock, so the sequence has no gaps and goes on
+    across process restarts and across the matcher's engine rebuilds; a client's snapshot is read from here."""
+
+    zone = models.OneToOneField(Zone, on_delete=models.CASCADE, primary_key=True, related_name="book_state")
+    seq = models.BigIntegerField(default=0, help_text="The sequence number of the last delta published.")
+    bids = models.JSONField(default=list, help_text="[[price, quantity], ...], highest price first.")
+    asks = models.JSONField(default=list, help_text="[[price, quantity], ...], lowest price first.")
+    updated_at = models.DateTimeField(auto_now=True)

@@ -16,9 +16,10 @@ refuses to fill more than an order's remaining quantity).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from gridtokenx.locks import try_lock
 from ledger import selectors as ledger_selectors
@@ -34,10 +35,11 @@ from ledger.errors import (
     SignatureVerificationFailed,
     TransactionFailed,
 )
+from ledger.encoding import Message, Transaction
 from ledger.token_program import create_account_ix, mint_address
 from registry.models import Participant, Zone
 from registry.wallets import unseal
-from trading import program
+from trading import program, streams
 from trading.engine import Engine
 from trading.events import CANCELLED, EXPIRED, TRADE
 from trading.order_message import from_json
@@ -147,6 +149,7 @@ def order_place(*, participant: Participant, body, now: int | None = None) -> tu
         EscrowRecord.objects.create(order=order, kind=EscrowRecord.Kind.LOCK, token="THB" if side == Side.BUY else "GXT",
                                     amount=escrow, ledger_signature=submitted.signature)
     order.ledger_signature = submitted.signature
+    streams.publish_after_place(order, now=now)
     return order, True
 
 
@@ -161,6 +164,7 @@ def order_cancel(*, order: Order, by: Participant | None) -> Order:
         if order.status != Order.Status.OPEN:
             raise Rejected("order_not_open", f"order {order.pk} is {order.status}")
         _close(order, Order.Status.CANCELLED, "requested")
+        streams.publish_after_cancel(order, now=now_ms())
     order.refresh_from_db()
     return order
 
@@ -188,49 +192,78 @@ def _chain_order(order_id: int) -> program.Order | None:
 
 def _close(order: Order, status: str, reason: str) -> None:
     """Refund what is left in `order`'s escrow (if anything) and record the order's end."""
-    chain = _chain_order(order.pk)
-    refund = chain.escrowed if chain else 0
-    signature = ""
-    if chain is not None and chain.status in (program.OrderStatus.OPEN, program.OrderStatus.FILLED):
-        authority = platform_authority()
-        side = Side.BUY if order.side == BUY else Side.SELL
-        submitted = ledger_services.instructions_submit(instructions=[program.close_ix(
-            signer=authority.pubkey, order_id=order.pk, owner=parse_address(order.owner.wallet), side=side)],
-            signers=[authority])
-        signature = submitted.signature
+    errors = _close_many([(order, status, reason)])
+    if errors:
+        raise errors[0]
+
+
+def _close_many(ends: list[tuple[Order, str, str]]) -> list[GridTokenXError]:
+    """Close many orders at once: one refund transaction each, submitted together; then their rows."""
+    addresses = [program.order_address(order.pk) for order, _, _ in ends]
+    chain = {a: program.Order.unpack(d) for a, (_, d) in ledger_selectors.raw_accounts(addresses).items()}
+    authority = platform_authority()
+    blockhash = ledger_selectors.latest_blockhash()
+    pending = []
+    for (order, status, reason), address in zip(ends, addresses, strict=True):
+        state = chain.get(address)
+        needs_tx = state is not None and state.status in (program.OrderStatus.OPEN, program.OrderStatus.FILLED)
+        wire = Transaction.build(Message(authority.pubkey, blockhash, (program.close_ix(
+            signer=authority.pubkey, order_id=order.pk, owner=parse_address(order.owner.wallet),
+            side=Side.BUY if order.side == BUY else Side.SELL),)), [authority]).wire if needs_tx else None
+        pending.append((order, status, reason, state.escrowed if state else 0, wire))
+    outcomes = iter(_submit_all([wire for *_, wire in pending if wire is not None]))
+    errors = []
     with transaction.atomic():
-        fields = {"refunded": order.refunded + refund, "closed": True}
-        if order.status == Order.Status.OPEN:
-            fields.update(status=status, reason=reason if status == Order.Status.CANCELLED else "")
-        Order.objects.filter(pk=order.pk).update(**fields)
-        if refund:
-            EscrowRecord.objects.create(order=order, kind=EscrowRecord.Kind.REFUND, amount=refund,
-                                        token="THB" if order.side == BUY else "GXT", ledger_signature=signature)
+        for order, status, reason, refund, wire in pending:
+            signature = ""
+            if wire is not None:
+                outcome = next(outcomes)
+                if isinstance(outcome, GridTokenXError):
+                    errors.append(outcome)
+                    continue
+                signature = outcome.signature
+            fields = {"refunded": order.refunded + refund, "closed": True}
+            if order.status == Order.Status.OPEN:
+                fields.update(status=status, reason=reason if status == Order.Status.CANCELLED else "")
+            Order.objects.filter(pk=order.pk).update(**fields)
+            if refund:
+                EscrowRecord.objects.create(order=order, kind=EscrowRecord.Kind.REFUND, amount=refund,
+                                            token="THB" if order.side == BUY else "GXT", ledger_signature=signature)
+    return errors
 
 
-def _record_trade(buy: Order, sell: Order, quantity: int, price: int, signature: str, height: int) -> Trade:
+def _record_trade(buy: Order, sell: Order, quantity: int, price: int, signature: str, height: int,
+                  zones: dict[str, int] | None = None) -> Trade:
     """Mirror one committed settlement: the trade row, both orders' progress and the escrow releases."""
-    distance = abs(_index(buy) - _index(sell))
-    amounts = trade_amounts(quantity, price, params().tariffs.between(distance))
-    fee = program.fee_of(amounts.value, FEE_BPS)
-    with transaction.atomic():
-        trade = Trade.objects.create(
-            buy_order=buy, sell_order=sell, buyer_zone_id=buy.zone_id, seller_zone_id=sell.zone_id, quantity=quantity,
-            effective=amounts.effective, loss=amounts.loss, price=price, value=amounts.value, fee=fee,
-            wheeling=amounts.wheeling, loss_value=amounts.loss_value, ledger_signature=signature, block_height=height,
-        )
+    return _record_trades([(buy, sell, quantity, price, signature, height)], zones)[0]
+
+
+def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]],
+                   zones: dict[str, int] | None = None) -> list[Trade]:
+    """Mirror committed settlements in one database transaction (rows in bulk)."""
+    zones = zones or zone_indexes()
+    tariffs = params().tariffs
+    trades, releases, touched = [], [], {}
+    for buy, sell, quantity, price, signature, height in settled:
+        amounts = trade_amounts(quantity, price, tariffs.between(abs(zones[buy.zone.code] - zones[sell.zone.code])))
+        trade = Trade(buy_order=buy, sell_order=sell, buyer_zone_id=buy.zone_id, seller_zone_id=sell.zone_id,
+                      quantity=quantity, effective=amounts.effective, loss=amounts.loss, price=price,
+                      value=amounts.value, fee=program.fee_of(amounts.value, FEE_BPS), wheeling=amounts.wheeling,
+                      loss_value=amounts.loss_value, ledger_signature=signature, block_height=height)
+        trades.append(trade)
         for order, token, amount in ((buy, "THB", amounts.value + amounts.wheeling), (sell, "GXT", quantity)):
             order.remaining -= quantity
-            status = Order.Status.FILLED if order.remaining == 0 else Order.Status.OPEN
-            Order.objects.filter(pk=order.pk).update(remaining=order.remaining, status=status)
-            order.status = status
-            EscrowRecord.objects.create(order=order, kind=EscrowRecord.Kind.RELEASE, token=token, amount=amount,
-                                        trade=trade, ledger_signature=signature)
-    return trade
-
-
-def _index(order: Order) -> int:
-    return zone_indexes()[order.zone.code]
+            order.status = Order.Status.FILLED if order.remaining == 0 else Order.Status.OPEN
+            touched[order.pk] = order
+            releases.append(EscrowRecord(order=order, kind=EscrowRecord.Kind.RELEASE, token=token, amount=amount,
+                                         trade=trade, ledger_signature=signature))
+    with transaction.atomic():
+        Trade.objects.bulk_create(trades, batch_size=500)
+        for record in releases:
+            record.trade_id = record.trade.pk
+        EscrowRecord.objects.bulk_create(releases, batch_size=500)
+        Order.objects.bulk_update(list(touched.values()), ["remaining", "status"], batch_size=500)
+    return trades
 
 
 def reconcile(report: MatchReport) -> None:
@@ -260,6 +293,27 @@ def _account_at(address: bytes) -> bytes:
     return ledger_selectors.raw_accounts([address])[address][1]
 
 
+def _submit_all(wires: list[bytes]) -> list:
+    """Submit transactions concurrently; each outcome is a Submitted or the GridTokenXError that refused it."""
+    def one(wire: bytes):
+        try:
+            return _submit_one(wire)
+        finally:
+            connection.close()  # the pool's threads end with the call
+
+    if len(wires) <= 1:
+        return [_submit_one(w) for w in wires]
+    with ThreadPoolExecutor(max_workers=min(32, len(wires)), thread_name_prefix="settle-trades") as pool:
+        return list(pool.map(one, wires))
+
+
+def _submit_one(wire: bytes):
+    try:
+        return ledger_services.transaction_submit(wire=wire)
+    except GridTokenXError as exc:
+        return exc
+
+
 def run_matcher(*, now: int | None = None) -> MatchReport:
     """Match open orders and settle every trade on the ledger. Safe to call at any time from anywhere."""
     report = MatchReport()
@@ -287,32 +341,41 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         events += engine.expire(now)
         fee, grid, loss = collectors()
         authority = platform_authority()
+        # Trades first, all submitted at once: the engine never gives an order more fills than it has left, and
+        # every fill's charges fit its escrow, so the settlements succeed in whatever order the ledger runs them.
+        trades = [e for e in events if e[0] == TRADE]
+        txs = [Transaction.build(Message(authority.pubkey, ledger_selectors.latest_blockhash(), (program.settle_ix(
+            authority=authority.pubkey, buy_id=e[3], buyer=parse_address(orders[e[3]].owner.wallet), sell_id=e[4],
+            seller=parse_address(orders[e[4]].owner.wallet), quantity=e[9], price=e[12], fee_owner=fee,
+            grid_owner=grid, loss_owner=loss),)), [authority]) for e in trades]
+        outcomes = _submit_all([tx.wire for tx in txs])
+        settled = []
+        for e, outcome in zip(trades, outcomes, strict=True):
+            if isinstance(outcome, GridTokenXError):  # refused: the next run starts from the reconciled state
+                report.errors.append(f"trade {e[3]}x{e[4]}: {outcome.message}")
+                continue
+            settled.append((orders[e[3]], orders[e[4]], e[9], e[12], outcome.signature, outcome.block_height))
+        recorded = _record_trades(settled, zones)
+        report.trades += len(settled)
+        # Then the ends of orders: cancelled (IOC and FOK remainders, self-trade, dust) and expired ones, and
+        # filled buys, which keep their price improvement in escrow until closed.
+        ends, seen = [], set()
         for event in events:
-            try:
-                if event[0] == TRADE:
-                    buy, sell = orders[event[3]], orders[event[4]]
-                    quantity, price = event[9], event[12]
-                    submitted = ledger_services.instructions_submit(instructions=[program.settle_ix(
-                        authority=authority.pubkey, buy_id=buy.pk, buyer=parse_address(buy.owner.wallet),
-                        sell_id=sell.pk, seller=parse_address(sell.owner.wallet), quantity=quantity, price=price,
-                        fee_owner=fee, grid_owner=grid, loss_owner=loss)], signers=[authority])
-                    _record_trade(buy, sell, quantity, price, submitted.signature, submitted.block_height)
-                    report.trades += 1
-                elif event[0] in (CANCELLED, EXPIRED):
-                    order = orders[event[1]]
-                    order.refresh_from_db()
-                    if order.status == Order.Status.OPEN:
-                        if event[0] == EXPIRED:
-                            _close(order, Order.Status.EXPIRED, "")
-                            report.expired += 1
-                        else:
-                            _close(order, Order.Status.CANCELLED, event[5])
-                            report.cancelled += 1
-            except GridTokenXError as exc:  # the ledger refused: the next run starts from the reconciled state
-                report.errors.append(f"{event[0]} {event[1:5]}: {exc.message}")
-        # Filled buys keep the price improvement in escrow until closed.
-        for order in Order.objects.filter(status=Order.Status.FILLED, side=BUY, closed=False).select_related("owner"):
-            _close(order, Order.Status.FILLED, "")
+            if event[0] in (CANCELLED, EXPIRED) and event[1] not in seen:
+                seen.add(event[1])
+                order = orders[event[1]]
+                order.refresh_from_db()
+                if order.status == Order.Status.OPEN:
+                    ends.append((order, Order.Status.EXPIRED if event[0] == EXPIRED else Order.Status.CANCELLED,
+                                 "" if event[0] == EXPIRED else event[5]))
+        ends += [(order, Order.Status.FILLED, "") for order in Order.objects.filter(
+            status=Order.Status.FILLED, side=BUY, closed=False).select_related("owner")]
+        for error in _close_many(ends):
+            report.errors.append(f"close: {error.message}")
+        report.expired += sum(1 for _, status, _ in ends if status == Order.Status.EXPIRED)
+        report.cancelled += sum(1 for _, status, _ in ends if status == Order.Status.CANCELLED)
+        streams.publish_after_match(engine, zones, recorded,
+                                    [o for fill in settled for o in fill[:2]] + [end[0] for end in ends])
     return report
 
 

@@ -130,11 +130,11 @@ def test_a_settlement_whose_rows_were_lost_is_recovered_from_the_ledger(traders,
     seller, buyer = traders
     services.order_place(participant=seller, body=signed(seller, 1, "sell", 2 * KWH, 4 * THB), now=NOW)
     services.order_place(participant=buyer, body=signed(buyer, 1, "buy", 2 * KWH, 5 * THB), now=NOW)
-    real = services._record_trade
-    monkeypatch.setattr(services, "_record_trade", lambda *a, **k: (_ for _ in ()).throw(SystemExit("crash")))
+    real = services._record_trades
+    monkeypatch.setattr(services, "_record_trades", lambda *a, **k: (_ for _ in ()).throw(SystemExit("crash")))
     with pytest.raises(SystemExit):
         services.run_matcher(now=NOW)
-    monkeypatch.setattr(services, "_record_trade", real)
+    monkeypatch.setattr(services, "_record_trades", real)
     assert Trade.objects.count() == 0 and balances(buyer)["GXT"] > 0  # on the ledger, not in the tables
     report = services.run_matcher(now=NOW)
     assert report.recovered == 1 and report.trades == 0

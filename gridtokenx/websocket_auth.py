@@ -1,0 +1,44 @@
+"""Token login for websocket clients that are not browsers: `Authorization: Token <key>`, the REST API's token,
+on the handshake. Browsers keep their session (Channels' AuthMiddlewareStack, outside this middleware), and a
+session always wins over a token.
+
+Only the header is read, never a `?token=` in the URL: URLs end up in proxy and server logs, and the one client
+that cannot set a header on a websocket, the browser, has its session instead.
+"""
+
+from __future__ import annotations
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+
+
+class TokenAuthMiddleware(BaseMiddleware):
+    async def __call__(self, scope, receive, send):
+        user = scope.get("user")
+        if user is not None and not user.is_authenticated:
+            key = _token_key(scope.get("headers", ()))
+            if key:
+                token_user = await _active_user(key)
+                if token_user is not None:
+                    scope = dict(scope, user=token_user)
+        return await super().__call__(scope, receive, send)
+
+
+def _token_key(headers) -> str | None:
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            scheme, _, key = value.decode("latin-1").strip().partition(" ")
+            key = key.strip()
+            if scheme.lower() == "token" and 0 < len(key) <= 64:
+                return key
+    return None
+
+
+@database_sync_to_async
+def _active_user(key: str):
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return None
+    return token.user

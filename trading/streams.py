@@ -1,0 +1,354 @@
+"""The live market: what the trading services publish on the Channels layer for the websocket consumers
+(`trading.consumers`; the protocol is in docs/API.md, "Websockets").
+
+Three kinds of group:
+
+- `book.<ZONE>`: one zone's order book as price-level deltas, numbered without gaps. The last book published and
+  its sequence number are stored per zone (`BookState`); each publish compares the new book with that row while
+  holding its lock, stores the new book and sends one delta per level that changed. So the numbering goes on
+  across process restarts and across the matcher's engine, which is rebuilt on every run, and a consumer's
+  snapshot (read from the same row) lines up exactly with the deltas that follow it.
+- `trades`: every trade, without the parties.
+- `user.<participant id>`: one user's own orders (each change of status or remaining) and fills. Nothing else is
+  ever sent to it.
+
+Where the book comes from:
+
+- after a matcher run, the engine's books as the run left them (`publish_after_match`);
+- after a placement, the order joins its price level if it will rest without trading: a good-till-cancelled
+  limit order that crosses nothing on the published books. An order that crosses is left to the matcher, which
+  publishes the trade and the book together (`publish_after_place`);
+- after a cancel, which holds the matcher's lock, the books of an engine rebuilt from the open orders, when that
+  rebuild trades nothing; otherwise the next matcher run publishes them (`publish_after_cancel`).
+
+Messages are sent after the state they describe is committed. Publishing never raises into the caller: matching
+and settlement must not depend on the websockets. A failure is logged; since deltas are computed against the
+stored book, the next publish carries every level that changed since, and a client that missed a delta sees the
+gap in the sequence and resyncs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+
+from asgiref.sync import async_to_sync
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+
+from registry.models import Zone
+from trading.engine import Engine
+from trading.events import ACCEPTED, BOOK, RESTED
+from trading.models import BookState, Order, Trade
+from trading.orders import BUY, GTC, LIMIT, SELL, Order as EngineOrder, OrderRejected
+from trading.tariffs import ask_ceiling, landed_cost
+
+log = logging.getLogger(__name__)
+
+TRADES_GROUP = "trades"
+SEND_TIMEOUT_S = 10.0
+_GROUP_SAFE = re.compile(r"[A-Za-z0-9\-_.]{1,90}")
+
+Levels = list[list[int]]  # [[price, quantity], ...], best first
+
+
+def book_group(zone: str) -> str:
+    """`book.<zone>`, or for a zone code a group name cannot hold, `book-` and a digest of the code."""
+    if _GROUP_SAFE.fullmatch(zone):
+        return f"book.{zone}"
+    return "book-" + hashlib.sha256(zone.encode()).hexdigest()[:40]
+
+
+def user_group(participant_id: int) -> str:
+    return f"user.{participant_id}"
+
+
+# -- what the consumers read ------------------------------------------------------------------------------
+
+def book_snapshot(zone: str) -> dict | None:
+    """The zone's last published book with the sequence number of the last delta it includes; None for a zone
+    that does not exist."""
+    zone_id = Zone.objects.filter(code=zone).values_list("pk", flat=True).first()
+    if zone_id is None:
+        return None
+    state = BookState.objects.filter(zone_id=zone_id).first() or BookState(zone_id=zone_id)
+    return {"type": "snapshot", "zone": zone, "seq": state.seq, "bids": state.bids, "asks": state.asks}
+
+
+# -- the messages -----------------------------------------------------------------------------------------
+
+def order_as_dict(order: Order) -> dict:
+    """An order as its owner sees it on `/ws/me/`."""
+    return {
+        "type": "order", "id": order.pk, "nonce": order.nonce, "side": order.side, "kind": order.kind,
+        "tif": order.tif, "cross_zone": order.cross_zone, "zone": order.zone.code, "quantity": order.quantity,
+        "price": order.price, "remaining": order.remaining, "status": order.status, "reason": order.reason,
+        "expires_at": order.expires_at, "escrowed": order.escrowed, "refunded": order.refunded,
+        "closed": order.closed, "created_at": order.created_at.isoformat(),
+    }
+
+
+def trade_as_dict(trade: Trade, landed: int) -> dict:
+    """A trade as everyone sees it on `/ws/trades/`: no orders, no parties."""
+    return {
+        "type": "trade", "id": trade.pk, "buyer_zone": trade.buyer_zone.code, "seller_zone": trade.seller_zone.code,
+        "quantity": trade.quantity, "effective": trade.effective, "loss": trade.loss, "price": trade.price,
+        "landed": landed, "value": trade.value, "wheeling": trade.wheeling, "block_height": trade.block_height,
+        "created_at": trade.created_at.isoformat(),
+    }
+
+
+def fill_as_dict(trade: Trade, order: Order, landed: int) -> dict:
+    """One side of a trade as the owner of `order` sees it on `/ws/me/`."""
+    return {
+        "type": "fill", "trade_id": trade.pk, "order_id": order.pk, "side": order.side, "zone": order.zone.code,
+        "buyer_zone": trade.buyer_zone.code, "seller_zone": trade.seller_zone.code, "quantity": trade.quantity,
+        "effective": trade.effective, "loss": trade.loss, "price": trade.price, "landed": landed,
+        "value": trade.value, "fee": trade.fee, "wheeling": trade.wheeling, "loss_value": trade.loss_value,
+        "block_height": trade.block_height, "ledger_signature": trade.ledger_signature,
+        "created_at": trade.created_at.isoformat(),
+    }
+
+
+def _private(participant_id: int, event: dict) -> tuple[str, dict]:
+    # The participant travels with the event so that the consumer can check it is delivering to its own user.
+    return user_group(participant_id), {"type": "user.event", "participant": participant_id, "event": event}
+
+
+def _order_messages(orders: list[Order]) -> list[tuple[str, dict]]:
+    if not orders:
+        return []
+    fresh = Order.objects.filter(pk__in=[o.pk for o in orders]).select_related("zone").order_by("pk")
+    return [_private(order.owner_id, order_as_dict(order)) for order in fresh]
+
+
+def _trade_messages(trades: list[Trade], zones: dict[str, int]) -> list[tuple[str, dict]]:
+    if not trades:
+        return []
+    from trading.services import params
+
+    tariffs = params().tariffs
+    messages = []
+    for trade in (Trade.objects.filter(pk__in=[t.pk for t in trades])
+                  .select_related("buyer_zone", "seller_zone", "buy_order__zone", "sell_order__zone").order_by("pk")):
+        buyer, seller = zones.get(trade.buyer_zone.code), zones.get(trade.seller_zone.code)
+        distance = None if buyer is None or seller is None else abs(buyer - seller)
+        landed = landed_cost(trade.price, tariffs.between(distance))
+        messages.append((TRADES_GROUP, {"type": "trade.public", "trade": trade_as_dict(trade, landed)}))
+        for order in (trade.buy_order, trade.sell_order):
+            messages.append(_private(order.owner_id, fill_as_dict(trade, order, landed)))
+    return messages
+
+
+# -- the book ---------------------------------------------------------------------------------------------
+
+def level_deltas(old_bids: Levels, old_asks: Levels, new_bids: Levels, new_asks: Levels) -> list[tuple[str, int, int]]:
+    """(side, price, quantity) for every level whose quantity differs between two books (0: the level is gone),
+    bids then asks, each by price."""
+    deltas = []
+    for side, old, new in ((BUY, old_bids, new_bids), (SELL, old_asks, new_asks)):
+        before = {price: quantity for price, quantity in old}
+        after = {price: quantity for price, quantity in new if quantity}
+        for price in sorted(before.keys() | after.keys()):
+            quantity = after.get(price, 0)
+            if before.get(price, 0) != quantity:
+                deltas.append((side, price, quantity))
+    return deltas
+
+
+def _sorted_levels(levels: dict[int, int], side: str) -> Levels:
+    return [[price, levels[price]] for price in sorted(levels, reverse=side == BUY) if levels[price]]
+
+
+def _locked_states(codes) -> dict[str, BookState]:
+    """The BookState rows of these zones, created if missing and locked in ascending zone order (so that two
+    publishers cannot deadlock); call inside a transaction."""
+    codes_by_id = dict(Zone.objects.filter(code__in=list(codes)).values_list("pk", "code"))
+    existing = set(BookState.objects.filter(zone_id__in=codes_by_id).values_list("zone_id", flat=True))
+    for zone_id in sorted(codes_by_id.keys() - existing):
+        BookState.objects.get_or_create(zone_id=zone_id)
+    return {codes_by_id[state.zone_id]: state
+            for state in BookState.objects.select_for_update().filter(zone_id__in=codes_by_id).order_by("zone_id")}
+
+
+def _delta(zone: str, seq: int, side: str, price: int, quantity: int) -> tuple[str, dict]:
+    return book_group(zone), {"type": "book.delta", "zone": zone, "seq": seq, "side": side, "price": price,
+                              "quantity": quantity}
+
+
+def _store_books(books: dict[str, tuple[Levels, Levels]]) -> list[tuple[str, dict]]:
+    """Store each zone's new book and return its deltas against the stored one, numbered on from its seq."""
+    messages = []
+    with transaction.atomic():
+        states = _locked_states(books)
+        for code in sorted(states):
+            state = states[code]
+            bids, asks = books[code]
+            deltas = level_deltas(state.bids, state.asks, bids, asks)
+            if not deltas:
+                continue
+            for side, price, quantity in deltas:
+                state.seq += 1
+                messages.append(_delta(code, state.seq, side, price, quantity))
+            state.bids = [[price, quantity] for price, quantity in bids if quantity]
+            state.asks = [[price, quantity] for price, quantity in asks if quantity]
+            state.save(update_fields=["seq", "bids", "asks", "updated_at"])
+    return messages
+
+
+def _engine_books(engine: Engine, zones: dict[str, int]) -> dict[str, tuple[Levels, Levels]]:
+    books = {}
+    for code, index in zones.items():
+        if index < engine.zones:
+            snapshot = engine.snapshot(index)
+            books[code] = ([list(level) for level in snapshot.bids], [list(level) for level in snapshot.asks])
+    return books
+
+
+def _rests(order: Order, now: int) -> list[tuple[str, dict]]:
+    """Add a new order to its level if it will rest without trading, judged on the published books under their
+    locks: a sell rests when no bid of its zone pays its landed cost, a buy when no ask it may take (its own
+    zone's, or every zone's for a cross-zone buy) is at or below the ask ceiling of its limit for that pair of
+    zones. An order that crosses, even only an order of its own owner (self-trade prevention) or an expired one,
+    is left to the matcher."""
+    if not (order.status == Order.Status.OPEN and order.kind == LIMIT and order.tif == GTC and order.expires_at > now
+            and order.ledger_signature):
+        return []
+    from trading.services import params, zone_indexes
+
+    zones = zone_indexes()
+    home = order.zone.code
+    tariffs = params().tariffs
+    sources = list(zones) if order.side == BUY and order.cross_zone else [home]
+    with transaction.atomic():
+        states = _locked_states(sources)
+        if order.side == BUY:
+            for code in sources:
+                asks = states[code].asks
+                tariff = tariffs.between(abs(zones[code] - zones[home]))
+                if asks and min(price for price, _ in asks) <= ask_ceiling(order.price, tariff):
+                    return []
+        else:
+            bids = states[home].bids
+            if bids and order.price <= ask_ceiling(max(price for price, _ in bids), tariffs.between(0)):
+                return []
+        state = states[home]
+        levels = {price: quantity for price, quantity in (state.bids if order.side == BUY else state.asks)}
+        levels[order.price] = levels.get(order.price, 0) + order.remaining
+        if order.side == BUY:
+            state.bids = _sorted_levels(levels, BUY)
+        else:
+            state.asks = _sorted_levels(levels, SELL)
+        state.seq += 1
+        state.save(update_fields=["seq", "bids", "asks", "updated_at"])
+    return [_delta(home, state.seq, order.side, order.price, levels[order.price])]
+
+
+def _rebuilt(now: int) -> tuple[Engine, dict[str, int]] | None:
+    """An engine holding every open order, entered in arrival order as the matcher does; None if entering them
+    trades or cancels anything (orders are waiting for the matcher, whose run will publish the book)."""
+    from trading.services import params, zone_indexes
+
+    zones = zone_indexes()
+    engine = Engine(max(1, len(zones)), params())
+    rows = (Order.objects.filter(status=Order.Status.OPEN, expires_at__gt=now).exclude(ledger_signature="")
+            .order_by("pk").values_list("pk", "owner_id", "side", "zone__code", "remaining", "price", "kind", "tif",
+                                        "expires_at", "cross_zone"))
+    for pk, owner, side, zone, remaining, price, kind, tif, expires_at, cross_zone in rows.iterator():
+        try:
+            events = engine.submit(EngineOrder(id=pk, owner=owner, side=side, zone=zones[zone], quantity=remaining,
+                                               price=price, kind=kind, tif=tif, expires_at=expires_at,
+                                               cross_zone=cross_zone), now)
+        except OrderRejected:
+            return None
+        if any(event[0] not in (ACCEPTED, RESTED, BOOK) for event in events):
+            return None
+    return engine, zones
+
+
+# -- publishing -------------------------------------------------------------------------------------------
+
+def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trade], orders: list[Order]) -> None:
+    """Publish a matcher run: every zone's book from `engine` as the run left it (`zones` maps zone codes to the
+    engine's indexes), the `trades` it recorded (public, and a fill to each party) and the `orders` whose status
+    or remaining changed (to their owners). Never raises."""
+    messages: list[tuple[str, dict]] = []
+    try:
+        messages += _trade_messages(trades, zones) + _order_messages(orders)
+    except Exception:
+        log.exception("could not prepare the trade and order events of a matcher run")
+    try:
+        messages += _store_books(_engine_books(engine, zones))
+    except Exception:
+        log.exception("could not publish the order books after a matcher run")
+    _deliver(messages)
+
+
+def publish_after_place(order: Order, *, now: int) -> None:
+    """Publish a new order: to its owner, and on its zone's book if it rests without trading. Never raises."""
+    messages: list[tuple[str, dict]] = []
+    try:
+        order = Order.objects.select_related("zone").get(pk=order.pk)
+        messages += _order_messages([order])
+        messages += _rests(order, now)
+    except Exception:
+        log.exception("could not publish the placement of order %s", order.pk)
+    _deliver(messages)
+
+
+def publish_after_cancel(order: Order, *, now: int) -> None:
+    """Publish a cancelled order to its owner and the books without it. Call holding the matcher's lock (no run
+    may change the open orders meanwhile). Never raises."""
+    messages: list[tuple[str, dict]] = []
+    try:
+        messages += _order_messages([order])
+        rebuilt = _rebuilt(now)
+        if rebuilt is not None:
+            messages += _store_books(_engine_books(*rebuilt))
+    except Exception:
+        log.exception("could not publish the cancel of order %s", order.pk)
+    _deliver(messages)
+
+
+# -- delivery ---------------------------------------------------------------------------------------------
+
+_serving_loop: asyncio.AbstractEventLoop | None = None
+
+
+def serve_on(loop: asyncio.AbstractEventLoop) -> None:
+    """Record the event loop the consumers run on (each consumer calls it as it connects)."""
+    global _serving_loop
+    _serving_loop = loop
+
+
+def _on(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _deliver(messages: list[tuple[str, dict]]) -> None:
+    """group_send each (group, message) in order; log, never raise, if the channel layer fails."""
+    if not messages:
+        return
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+
+        async def send_all() -> None:
+            for group, message in messages:
+                await layer.group_send(group, message)
+
+        loop = _serving_loop
+        # The in-memory layer's queues belong to the consumers' event loop; from a thread of our own (the
+        # embedded scheduler's, say), async_to_sync would run the sends on a new loop, which cannot wake them.
+        if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running() and not _on(loop):
+            asyncio.run_coroutine_threadsafe(send_all(), loop).result(timeout=SEND_TIMEOUT_S)
+        else:
+            async_to_sync(send_all)()
+    except Exception:
+        log.exception("could not send %d market event(s) on the channel layer", len(messages))
