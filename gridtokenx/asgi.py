@@ -8,17 +8,16 @@ django_asgi_app = get_asgi_application()
 # Django must be set up before these imports.
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from gridtokenx import scheduler  # noqa: E402
-from gridtokenx.websocket_auth import TokenAuthMiddleware  # noqa: E402
+from gridtokenx.websocket_auth import SiteOriginValidator, TokenAuthMiddleware  # noqa: E402
 from trading.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
     # Origin checked against ALLOWED_HOSTS (a browser always sends one, so no other site's page can open a
-    # socket with this site's session cookie); then the session's user, or a token's for other clients.
-    "websocket": AllowedHostsOriginValidator(
+    # socket with this site's session cookie; other clients may omit it); then the session's user, or a token's.
+    "websocket": SiteOriginValidator(
         AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
 })
 scheduler.start()

@@ -1,15 +1,34 @@
-"""Token login for websocket clients that are not browsers: `Authorization: Token <key>`, the REST API's token,
+"""Who may open a websocket, and as whom.
+
+Token login for websocket clients that are not browsers: `Authorization: Token <key>`, the REST API's token,
 on the handshake. Browsers keep their session (Channels' AuthMiddlewareStack, outside this middleware), and a
 session always wins over a token.
 
 Only the header is read, never a `?token=` in the URL: URLs end up in proxy and server logs, and the one client
 that cannot set a header on a websocket, the browser, has its session instead.
+
+The origin check (`SiteOriginValidator`) refuses a handshake whose Origin is not one of ALLOWED_HOSTS, so that no
+other site's page can open a socket with this site's session cookie. A handshake without an Origin is let
+through: browsers always send one, and a client that is not a browser can send whatever Origin it likes, so
+refusing it would only turn away the token clients above.
 """
 
 from __future__ import annotations
 
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
+from channels.security.websocket import AllowedHostsOriginValidator, OriginValidator
+
+
+class _BrowserOriginValidator(OriginValidator):
+    def valid_origin(self, parsed_origin):
+        return parsed_origin is None or super().valid_origin(parsed_origin)
+
+
+def SiteOriginValidator(application):
+    """Channels' AllowedHostsOriginValidator (the same hosts, DEBUG's local ones included), except that a
+    handshake without an Origin header passes."""
+    return _BrowserOriginValidator(application, AllowedHostsOriginValidator(application).allowed_origins)
 
 
 class TokenAuthMiddleware(BaseMiddleware):

@@ -68,6 +68,8 @@ from oracle.program import ORACLE_PROGRAM_ID  # noqa: E402
 from oracle.reading import Reading  # noqa: E402
 from oracle.reading import from_json as reading_from_json  # noqa: E402
 from registry.program import REGISTRY_PROGRAM_ID  # noqa: E402
+from trading.order_message import OrderMessage  # noqa: E402
+from trading.order_message import from_json as order_from_json  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md"
 TEXT = DOC.read_text(encoding="utf-8")
@@ -91,7 +93,7 @@ V = VECTORS.__getitem__
 EXPECTED_VECTORS = {
     "keypairs", "base58", "signatures", "program-ids", "pda", "on-curve", "mints", "associated-token-accounts",
     "account-data", "token-instructions", "genesis-block", "transfer-transaction", "two-signer-transaction",
-    "block-1", "transaction-merkle-root", "state-root", "meter-reading",
+    "block-1", "transaction-merkle-root", "state-root", "meter-reading", "order",
 }
 PDA_MARKER = b"ProgramDerivedAddress"
 
@@ -242,7 +244,8 @@ def test_every_address_and_hash_in_the_prose_is_one_the_vectors_derive():
         assert token in values, f"{token} in PROTOCOL.md's prose is in no vector"
 
 
-@pytest.mark.parametrize("vector, field", [("transfer-transaction", "wire"), ("genesis-block", "header_bytes")])
+@pytest.mark.parametrize("vector, field", [("transfer-transaction", "wire"), ("genesis-block", "header_bytes"),
+                                           ("order", "bytes")])
 def test_the_annotated_byte_tables_spell_out_the_vectors(vector, field):
     tables = [body for lang, body in FENCE.findall(TEXT) if lang == "text" and body.startswith("offset")]
     expected = bytes.fromhex(V(vector)[field])
@@ -324,6 +327,35 @@ def test_the_meter_reading_vector_rebuilds_and_verifies_with_two_libraries():
     ed25519_verify(reading.meter, raw, signature)
     assert reading.verify(signature)
     assert Reading.deserialize(raw) == reading
+
+
+def test_the_order_vector_rebuilds_from_the_documented_layout_and_verifies_with_two_libraries():
+    vec = V("order")
+    body = vec["json"]
+    raw = bytes.fromhex(vec["bytes"])
+    seed = bytes.fromhex(vec["seed"])
+    owner = address_bytes(body["owner"])
+    # The layout as the document's table states it, written with struct rather than the trading code.
+    codes = {"buy": 1, "sell": 2, "limit": 1, "market": 2, "gtc": 1, "ioc": 2, "fok": 3}
+    documented = (b"GXOR" + bytes([1]) + owner + struct.pack("<Q", body["nonce"])
+                  + bytes([codes[body["side"]], codes[body["kind"]], codes[body["tif"]], int(body["cross_zone"])])
+                  + body["zone"].encode("ascii").ljust(16, b"\0")
+                  + struct.pack("<QQq", body["quantity"], body["price"], body["expires_at"]))
+    assert documented == raw and len(raw) == 89
+    assert ed25519_public_key(seed) == owner
+    assert hashlib.sha256(raw).hexdigest() == vec["digest"]
+    signature = bytes(SoldersSignature.from_string(body["signature"]))
+    assert signature.hex() == vec["signature"] == ed25519_sign(seed, raw).hex() == solders_sign(seed, raw).hex()
+    ed25519_verify(owner, raw, signature)
+    message, parsed_signature = order_from_json(body)
+    assert parsed_signature == signature and message.serialize() == raw
+    assert message.digest().hex() == vec["digest"] and message.verify(signature)
+    assert message.to_json(signature) == body
+    assert message.sign(Keypair.from_seed(seed)) == signature
+    # The defaults a client may leave out are the ones signed.
+    short = {k: v for k, v in body.items() if k not in ("kind", "tif", "cross_zone", "expires_at")}
+    assert order_from_json(short)[0] == OrderMessage(owner, body["nonce"], body["side"], "limit", "gtc", False,
+                                                     body["zone"], body["quantity"], body["price"], 0)
 
 
 def test_the_pda_vector_matches_solana_bump_by_bump():
