@@ -154,8 +154,17 @@ ORACLE_FUTURE_SKEW_S = int(os.environ.get("ORACLE_FUTURE_SKEW_S", "60"))
 ORACLE_MAX_GENERATION_RATIO = int(os.environ.get("ORACLE_MAX_GENERATION_RATIO", "100"))
 ORACLE_SETTLE_EVERY_S = float(os.environ.get("ORACLE_SETTLE_EVERY_S", "30"))
 ORACLE_SETTLE_BATCH = int(os.environ.get("ORACLE_SETTLE_BATCH", "20000"))
+# Trading: how a placed order reaches the matcher (trading.matcher: "thread" on the embedded default, "celery" in
+# production, "inline" to match inside the placing request) and how often it also runs on its own schedule.
+TRADING_MATCHER = os.environ.get("TRADING_MATCHER", "thread" if EMBEDDED_REDIS else "celery")
+if TRADING_MATCHER not in ("thread", "celery", "inline"):
+    raise ImproperlyConfigured(f"TRADING_MATCHER must be thread, celery or inline, not {TRADING_MATCHER!r}")
+if TRADING_MATCHER == "celery" and EMBEDDED_REDIS:
+    raise ImproperlyConfigured("TRADING_MATCHER=celery needs REDIS_URL (the Celery broker)")
+TRADING_MATCH_EVERY_S = float(os.environ.get("TRADING_MATCH_EVERY_S", "5"))
 CELERY_BEAT_SCHEDULE = {
     "oracle-settle": {"task": "oracle.tasks.settle_readings", "schedule": ORACLE_SETTLE_EVERY_S},
+    "trading-match": {"task": "trading.tasks.match_scheduled", "schedule": TRADING_MATCH_EVERY_S},
 }
 LEDGER_MAX_BLOCK_TRANSACTIONS = int(os.environ.get("LEDGER_MAX_BLOCK_TRANSACTIONS", "2000"))
 # The leader lock for SQLite is a file beside the database; PostgreSQL uses an advisory lock.

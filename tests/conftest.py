@@ -28,3 +28,10 @@ def ledger(transactional_db):
     assert seq is not None, "another process holds the sequencer lock"
     yield ledger_node.node()
     ledger_node.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def _matcher_inline(settings):
+    """Tests see a placed order matched before the API answers; the matcher's other modes have their own tests
+    (tests/trading/test_matcher.py), and live servers started by tests run the embedded default's thread."""
+    settings.TRADING_MATCHER = "inline"

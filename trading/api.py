@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from ledger.api import _error, _valid
 from ledger.errors import InvalidInput, NotFound
 from registry.api import IsOperator, participant_of
-from trading import services
+from trading import matcher, services
 from trading.models import Order, Trade
 
 PAGE = OpenApiParameter("limit", int, description="At most 500; default 100.")
@@ -71,7 +71,9 @@ class OrdersView(APIView):
 
     @extend_schema(operation_id="trading_orders_create", tags=["trading"], summary="Place a signed order",
                    description="Verifies the signature first, then the market's rules, then locks the escrow on the "
-                               "ledger and runs the matcher. 201 for a new order, 200 for a retry of one already placed.",
+                               "ledger and asks the matcher to run. The answer shows the order as placed; its fills "
+                               "follow on `/ws/me/` and in GET /trading/orders/{id} (with TRADING_MATCHER=inline the "
+                               "matcher has already run). 201 for a new order, 200 for a retry of one already placed.",
                    request=SignedOrderSerializer,
                    responses={201: OrderSerializer, 200: OrderSerializer, 400: _error("Malformed or badly signed."),
                               403: _error("Not signed with your wallet key."), 404: _error("Unknown zone."),
@@ -81,7 +83,7 @@ class OrdersView(APIView):
         body = dict(_valid(SignedOrderSerializer(data=request.data)))
         order, created = services.order_place(participant=participant_of(request), body=body)
         if created:
-            services.run_matcher()
+            matcher.kick()
             order.refresh_from_db()
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

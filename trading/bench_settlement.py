@@ -39,7 +39,7 @@ class BenchFailed(GridTokenXError):
     code = "bench_failed"
 
 
-def _traders(run: str) -> tuple[list[Participant], list[Participant]]:
+def bench_traders(run: str, count: int = TRADERS) -> tuple[list[Participant], list[Participant]]:
     def one(name: str) -> Participant:
         try:
             return Participant.objects.get(user__username=name)
@@ -48,18 +48,19 @@ def _traders(run: str) -> tuple[list[Participant], list[Participant]]:
         finally:
             connection.close()
 
-    names = [f"bench-{side}-{run}-{i}" for side in ("seller", "buyer") for i in range(TRADERS)]
+    names = [f"bench-{side}-{run}-{i}" for side in ("seller", "buyer") for i in range(count)]
     with ThreadPoolExecutor(8) as pool:
         people = list(pool.map(one, names))
-    return people[:TRADERS], people[TRADERS:]
+    return people[:count], people[count:]
 
 
-def _fund(people: list[Participant], symbol: str, amount: int) -> None:
+def fund(people: list[Participant], symbol: str, amount: int) -> None:
     authority = platform_authority()
     mint = mint_address(symbol)
     ixs = [mint_to_ix(mint=mint, destination=associated_token_address(parse_address(p.wallet), mint),
                       authority=authority.pubkey, amount=amount) for p in people]
-    ledger_services.instructions_submit(instructions=ixs, signers=[authority])
+    for i in range(0, len(ixs), 16):  # 16 mints keep a transaction well under its size limit
+        ledger_services.instructions_submit(instructions=ixs[i:i + 16], signers=[authority])
 
 
 def _place(p: Participant, nonce: int, side: str, price: int, expires: int) -> None:
@@ -75,10 +76,10 @@ def bench_settlement(*, log, count: int = 2000, threads: int = 16) -> dict:
     zones_seed()
     services.market_initialize()
     run = str(int(time.time()))
-    sellers, buyers = _traders(run)
+    sellers, buyers = bench_traders(run)
     per = -(-count // TRADERS)
-    _fund(sellers, "GXT", per * KWH // 10)
-    _fund(buyers, "THB", per * 6 * THB // 10 + THB)
+    fund(sellers, "GXT", per * KWH // 10)
+    fund(buyers, "THB", per * 6 * THB // 10 + THB)
     expires = services.now_ms() + 3_600_000
     log(f"placing {count} sells and {count} buys (setup)")
     with ThreadPoolExecutor(threads) as pool:

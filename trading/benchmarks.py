@@ -25,6 +25,7 @@ import time
 
 from ledger.benchmarks import machine, percentile
 from ledger.errors import GridTokenXError
+from trading.bench_orders import bench_orders
 from trading.bench_settlement import bench_settlement
 from trading.engine import Engine
 from trading.events import EXPIRED
@@ -125,4 +126,4 @@ def bench_matching(*, log, orders: int | None = None, seed: int = 2026, count: i
     }
 
 
-BENCHMARKS = {"matching": bench_matching, "settlement": bench_settlement}
+BENCHMARKS = {"matching": bench_matching, "orders": bench_orders, "settlement": bench_settlement}

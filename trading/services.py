@@ -268,10 +268,12 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]],
 
 def reconcile(report: MatchReport) -> None:
     """Record settlements the ledger committed but the tables missed (see the module docstring)."""
-    for order in Order.objects.filter(status=Order.Status.OPEN).exclude(ledger_signature="").select_related("zone"):
-        chain = _chain_order(order.pk)
-        if chain is None or chain.remaining == order.remaining:
-            continue
+    remaining = dict(Order.objects.filter(status=Order.Status.OPEN).exclude(ledger_signature="")
+                     .values_list("pk", "remaining"))
+    addresses = {program.order_address(pk): pk for pk in remaining}
+    behind = sorted(pk for address, (_, data) in ledger_selectors.raw_accounts(list(addresses)).items()
+                    if program.Order.unpack(data).remaining != remaining[(pk := addresses[address])])
+    for order in Order.objects.filter(pk__in=behind).select_related("zone").order_by("pk"):
         for raw_signature, _, _ in ledger_selectors.signatures_for_address(program.order_address(order.pk), limit=1000):
             signature = b58(bytes(raw_signature))
             if Trade.objects.filter(ledger_signature=signature).exists():

@@ -25,9 +25,10 @@ def registry() -> dict:
 OPTIONS = {
     "meters": "meters in the fleet (ingest)",
     "batch": "readings per request, 0 for one per request (ingest)",
-    "servers": "server processes (ingest)",
+    "servers": "server processes (ingest, orders)",
     "orders": "orders in the synthetic flow (matching)",
-    "seed": "seed of the synthetic flow (matching)",
+    "traders": "sellers, and as many buyers, each with its own client (orders)",
+    "seed": "seed of the synthetic flow (matching, orders)",
 }
 
 

@@ -1,0 +1,190 @@
+"""`manage.py bench orders`: signed orders placed over HTTP per second, each verified and escrow-locked on the
+ledger, with the matcher running as it does in service.
+
+Setup, not measured: `traders` sellers and as many buyers (custodial wallets funded by the platform authority,
+API tokens), the default zones, and every order signed in advance with its owner's key (signing is the client's
+work, not the server's). Sells ask 4.00 to 4.60 THB/kWh and buys bid 4.30 to 5.00 (a same-zone landed cost adds 0.50 THB and 1 %), so about one order in six
+crosses; a tenth of the buys may buy across zones.
+
+Measured: one client per trader posts its orders one after another (`POST /api/v1/trading/orders`) to `servers`
+Daphne processes (two on PostgreSQL, one on SQLite). Each placement verifies the signature, checks the market's
+rules, locks the escrow in a ledger transaction committed durably, and kicks the matcher: a thread of the server
+on the embedded default, a Celery worker (started by the bench) with Redis. Any order refused fails the benchmark.
+Then, untimed, the bench waits until no crossing orders remain and reports the trades the matcher settled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import contextmanager
+
+import httpx
+from django.conf import settings
+from django.db import connection
+from rest_framework.authtoken.models import Token
+
+from ledger import node as ledger_node
+from ledger.benchmarks import database, machine, percentile
+from oracle.benchmarks import HEADERS, BenchFailed, server_env, servers_running
+from registry.defaults import zones_seed
+from registry.wallets import unseal
+from trading import services
+from trading.bench_settlement import bench_traders, fund
+from trading.models import Order, Trade
+from trading.order_message import OrderMessage
+from trading.tariffs import KWH, THB, ask_ceiling
+
+PATH = "/api/v1/trading/orders"
+QUANTITY = KWH // 10
+ZONES = ("BKK-C", "BKK-N", "BKK-E", "BKK-S", "BKK-W")
+
+
+def sign_orders(people: list, count: int, seed: int, expires: int) -> list[list[dict]]:
+    """Each trader's orders, in the order its client posts them: sells for the first half of `people`."""
+    rng = random.Random(seed)
+    half = len(people) // 2
+    plans: list[list[dict]] = [[] for _ in people]
+    keys = [unseal(p.wallet_secret) for p in people]
+    for n in range(count):
+        i = n % len(people)
+        sell = i < half
+        zone = ZONES[i % len(ZONES)]
+        price = rng.randint(400, 460) if sell else rng.randint(430, 500)
+        message = OrderMessage(keys[i].pubkey, len(plans[i]) + 1, "sell" if sell else "buy", "limit", "gtc",
+                               not sell and rng.random() < 0.1, zone, QUANTITY, price * THB // 100, expires)
+        plans[i].append(message.to_json(message.sign(keys[i])))
+    return plans
+
+
+@contextmanager
+def celery_worker(log):
+    """A Celery worker on this bench's database, as production runs one; stopped on the way out."""
+    output = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "gridtokenx", "worker", "--pool", "solo",
+                             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                            cwd=settings.BASE_DIR, env=server_env(), stdout=output, stderr=subprocess.STDOUT)
+    log("Celery worker started")
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.returncode not in (0, -15):
+            output.seek(0)
+            log(output.read().decode(errors="replace")[-2000:])
+        output.close()
+
+
+async def _send(urls: list[str], tokens: list[str], plans: list[list[dict]]):
+    limits = httpx.Limits(max_connections=len(plans), max_keepalive_connections=len(plans))
+    clients = [httpx.AsyncClient(base_url=url, headers=HEADERS, limits=limits, timeout=120.0) for url in urls]
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    problems: list[str] = []
+
+    async def trader(i: int) -> None:
+        client = clients[i % len(clients)]
+        auth = {"authorization": f"Token {tokens[i]}"}
+        for body in plans[i]:
+            t0 = time.perf_counter()
+            response = await client.post(PATH, content=json.dumps(body).encode(), headers=auth)
+            latencies.append(time.perf_counter() - t0)
+            statuses[response.status_code] += 1
+            if response.status_code != 201 and len(problems) < 10:
+                problems.append(f"HTTP {response.status_code}: {response.text[:300]}")
+
+    try:
+        start = time.perf_counter()
+        await asyncio.gather(*(trader(i) for i in range(len(plans))))
+        elapsed = time.perf_counter() - start
+    finally:
+        for client in clients:
+            await client.aclose()
+    return elapsed, sorted(latencies), statuses, problems
+
+
+def _crossing_left(owners: list) -> bool:
+    """Whether any of the bench's open orders could still trade in its own zone (the matcher has not caught up)."""
+    same_zone = services.params().tariffs.between(0)
+    for zone in ZONES:
+        mine = Order.objects.filter(owner__in=owners, status=Order.Status.OPEN, zone__code=zone)
+        best_bid = mine.filter(side="buy").order_by("-price").values_list("price", flat=True).first()
+        best_ask = mine.filter(side="sell").order_by("price").values_list("price", flat=True).first()
+        if best_bid is not None and best_ask is not None and best_ask <= ask_ceiling(best_bid, same_zone):
+            return True
+    return False
+
+
+def bench_orders(*, log, count: int = 10000, traders: int = 32, servers: int | None = None, seed: int = 2026) -> dict:
+    servers = servers or (1 if connection.vendor == "sqlite" else 2)
+    if min(count, traders, servers) < 1:
+        raise BenchFailed("count, traders and servers must be at least 1")
+    zones_seed()
+    services.market_initialize()
+    run = str(int(time.time()))
+    sellers, buyers = bench_traders(run, traders)
+    people = sellers + buyers
+    per = -(-count // len(people))
+    fund(sellers, "GXT", per * QUANTITY)
+    fund(buyers, "THB", per * THB)  # 0.1 kWh at up to 5.00 THB, with wheeling and fee, stays under 1 THB
+    tokens = [Token.objects.get_or_create(user=p.user)[0].key for p in people]
+    plans = sign_orders(people, count, seed, services.now_ms() + 3_600_000)
+    log(f"{len(people)} traders funded, {count} orders signed")
+    # The servers order the ledger's transactions, as in service: this process steps down as its sequencer.
+    ledger_node.shutdown()
+    before = Trade.objects.count()
+
+    httpx_log = logging.getLogger("httpx")
+    level = httpx_log.level
+    httpx_log.setLevel(logging.WARNING)
+    worker = celery_worker(log) if settings.TRADING_MATCHER == "celery" else None
+    try:
+        with (worker or _nothing()), servers_running(servers, log) as running:
+            elapsed, latencies, statuses, problems = asyncio.run(_send([s.url for s in running], tokens, plans))
+            if statuses[201] != count:
+                logs = "\n".join(f"-- {s.url}:\n{s.log_tail()}" for s in running)
+                raise BenchFailed(f"{statuses[201]} of {count} orders placed ({dict(statuses)}), e.g. {problems[:3]}"
+                                  f"\nserver logs:\n{logs}")
+            log(f"{count} orders placed in {elapsed:.2f} s; waiting for the matcher to catch up")
+            t0 = time.perf_counter()
+            deadline = time.monotonic() + 300
+            while _crossing_left(people):
+                if time.monotonic() > deadline:
+                    raise BenchFailed("crossing orders were still open 300 s after the last placement")
+                time.sleep(0.2)
+            catch_up = time.perf_counter() - t0
+    finally:
+        httpx_log.setLevel(level)
+    trades = Trade.objects.count() - before
+    return {
+        "benchmark": "orders",
+        "orders_per_s": round(count / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
+        "orders": count,
+        "trades": trades,
+        "matcher": settings.TRADING_MATCHER,
+        "matcher_catch_up_s": round(catch_up, 2),
+        "servers": servers,
+        "concurrency": len(people),
+        "elapsed_s": round(elapsed, 3),
+        "database": database(),
+        "machine": machine(),
+    }
+
+
+@contextmanager
+def _nothing():
+    yield None
