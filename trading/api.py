@@ -84,7 +84,8 @@ class OrdersView(APIView):
         order, created = services.order_place(participant=participant_of(request), body=body)
         if created:
             matcher.kick()
-            order.refresh_from_db()
+            if matcher.mode() == "inline":
+                order.refresh_from_db()
         return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(operation_id="trading_orders_list", tags=["trading"], summary="My orders, newest first",

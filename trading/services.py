@@ -110,9 +110,12 @@ def order_place(*, participant: Participant, body, now: int | None = None) -> tu
         return existing, False
     if participant.status != Participant.Status.ACTIVE:
         raise Rejected("user_suspended", "a suspended user cannot trade")
-    market_initialize()
-    market = program.Market.unpack(ledger_selectors.raw_accounts([program.market_address()])[program.market_address()][1])
-    if market.paused:
+    address = program.market_address()
+    raw = ledger_selectors.raw_accounts([address]).get(address)
+    if raw is None:
+        market_initialize()
+        raw = ledger_selectors.raw_accounts([address])[address]
+    if program.Market.unpack(raw[1]).paused:
         raise Rejected("market_paused", "the market is paused by its operator: no new orders")
     zones = zone_indexes()
     if message.zone not in zones:

@@ -32,7 +32,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import queue
 import re
+import threading
 
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -165,12 +167,15 @@ def _sorted_levels(levels: dict[int, int], side: str) -> Levels:
 def _locked_states(codes) -> dict[str, BookState]:
     """The BookState rows of these zones, created if missing and locked in ascending zone order (so that two
     publishers cannot deadlock); call inside a transaction."""
-    codes_by_id = dict(Zone.objects.filter(code__in=list(codes)).values_list("pk", "code"))
-    existing = set(BookState.objects.filter(zone_id__in=codes_by_id).values_list("zone_id", flat=True))
-    for zone_id in sorted(codes_by_id.keys() - existing):
-        BookState.objects.get_or_create(zone_id=zone_id)
-    return {codes_by_id[state.zone_id]: state
-            for state in BookState.objects.select_for_update().filter(zone_id__in=codes_by_id).order_by("zone_id")}
+    codes = set(codes)
+    for _ in range(2):
+        states = {state.zone.code: state for state in BookState.objects.select_for_update(of=("self",))
+                  .select_related("zone").filter(zone__code__in=codes).order_by("zone_id")}
+        if states.keys() >= codes:
+            return states
+        for zone_id in Zone.objects.filter(code__in=codes - states.keys()).values_list("pk", flat=True):
+            BookState.objects.get_or_create(zone_id=zone_id)
+    return states
 
 
 def _delta(zone: str, seq: int, side: str, price: int, quantity: int) -> tuple[str, dict]:
@@ -291,7 +296,7 @@ def publish_after_place(order: Order, *, now: int) -> None:
     messages: list[tuple[str, dict]] = []
     try:
         order = Order.objects.select_related("zone").get(pk=order.pk)
-        messages += _order_messages([order])
+        messages += [_private(order.owner_id, order_as_dict(order))]
         messages += _rests(order, now)
     except Exception:
         log.exception("could not publish the placement of order %s", order.pk)
@@ -331,24 +336,80 @@ def _on(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def _deliver(messages: list[tuple[str, dict]]) -> None:
-    """group_send each (group, message) in order; log, never raise, if the channel layer fails."""
+    """Hand each (group, message) to the channel layer, in order; log, never raise, if the layer fails.
+
+    The in-memory layer's queues belong to the consumers' event loop: from a thread of our own (the embedded
+    scheduler's, say), messages are sent on that loop. Any other layer (Redis) gets them from this process's
+    sender thread, which sends one after another on an event loop of its own: the caller does not wait for the
+    network, and the messages of one process keep their order."""
     if not messages:
         return
     try:
         layer = get_channel_layer()
         if layer is None:
             return
-
-        async def send_all() -> None:
-            for group, message in messages:
-                await layer.group_send(group, message)
-
         loop = _serving_loop
-        # The in-memory layer's queues belong to the consumers' event loop; from a thread of our own (the
-        # embedded scheduler's, say), async_to_sync would run the sends on a new loop, which cannot wake them.
-        if isinstance(layer, InMemoryChannelLayer) and loop is not None and loop.is_running() and not _on(loop):
-            asyncio.run_coroutine_threadsafe(send_all(), loop).result(timeout=SEND_TIMEOUT_S)
-        else:
-            async_to_sync(send_all)()
+        if isinstance(layer, InMemoryChannelLayer):
+            if loop is not None and loop.is_running() and not _on(loop):
+                asyncio.run_coroutine_threadsafe(_send_all(layer, messages), loop).result(timeout=SEND_TIMEOUT_S)
+            else:
+                async_to_sync(_send_all)(layer, messages)
+            return
+        _sender().put((layer, messages))
     except Exception:
         log.exception("could not send %d market event(s) on the channel layer", len(messages))
+
+
+async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
+    for group, message in messages:
+        await layer.group_send(group, message)
+
+
+_outbox: queue.SimpleQueue | None = None
+_outbox_lock = threading.Lock()
+
+
+def _sender() -> queue.SimpleQueue:
+    global _outbox
+    if _outbox is None:
+        with _outbox_lock:
+            if _outbox is None:
+                outbox: queue.SimpleQueue = queue.SimpleQueue()
+                threading.Thread(target=_send_loop, args=(outbox,), name="market-events", daemon=True).start()
+                _outbox = outbox
+    return _outbox
+
+
+def _send_loop(outbox: queue.SimpleQueue) -> None:
+    loop = asyncio.new_event_loop()
+    carried = None
+    while True:
+        layer, batch = carried or outbox.get()
+        batch, carried = list(batch), None
+        while len(batch) < 1000:  # what queued meanwhile for the same layer goes in the same pass, in order
+            try:
+                more_layer, more = outbox.get_nowait()
+            except queue.Empty:
+                break
+            if more_layer is not layer:
+                carried = (more_layer, more)
+                break
+            batch += more
+        try:
+            loop.run_until_complete(asyncio.wait_for(_send_all(layer, batch), SEND_TIMEOUT_S))
+        except Exception:
+            log.exception("could not send %d market event(s) on the channel layer", len(batch))
+
+
+def flush(timeout: float = SEND_TIMEOUT_S) -> None:
+    """Wait until the sender thread has sent what was handed to it before this call (tests, shutdown)."""
+    if _outbox is None:
+        return
+    done = threading.Event()
+
+    class _Marker:
+        async def group_send(self, group, message):
+            done.set()
+
+    _outbox.put((_Marker(), [("", {})]))
+    done.wait(timeout)

@@ -14,6 +14,15 @@ from trading.tariffs import KWH, THB
 from tests.trading.test_services import NOW, signed, traders  # noqa: F401  (fixture)
 
 
+@pytest.fixture
+def eager_celery():
+    """Tasks run in the calling thread instead of on a worker."""
+    before = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = before
+
+
 def _cross(traders):  # noqa: F811
     seller, buyer = traders
     services.order_place(participant=seller, body=signed(seller, 1, "sell", 2 * KWH, 4 * THB), now=NOW)
@@ -43,9 +52,8 @@ def test_inline_kick_matches_before_returning(traders, settings):  # noqa: F811
 
 
 @pytest.mark.skipif(not django_settings.REDIS_URL, reason="Celery mode needs Redis (REDIS_URL), as in production")
-def test_celery_kicks_queue_one_run_at_a_time(traders, settings, monkeypatch):  # noqa: F811
+def test_celery_kicks_queue_one_run_at_a_time(traders, settings, eager_celery):  # noqa: F811
     settings.TRADING_MATCHER = "celery"
-    monkeypatch.setattr(celery_app.conf, "task_always_eager", True)  # the task runs here instead of on a worker
     redis = matcher._redis()
     _cross(traders)
     redis.set(matcher.KICK_KEY, b"1")  # a run is already queued: this kick adds nothing
