@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "trading",
     "governance",
     "meters",
+    "portal", "explorer",
 ]
 
 MIDDLEWARE = [

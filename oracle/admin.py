@@ -2,29 +2,25 @@
 one action triggers settlement now."""
 
 from django.contrib import admin, messages
+from django.db.models import F
 
 from oracle import services
 from oracle.models import Reading, RejectedReading, Settlement
-
-
-class ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from ledger.token_program import GXT_DECIMALS
+from portal.admin_base import ActionsOnlyAdmin, ReadOnlyAdmin as ReadOnly, amount, tx_column
 
 
 @admin.register(Reading)
 class ReadingAdmin(ReadOnly):
-    list_display = ("meter", "interval_start", "generated_wh", "consumed_wh", "status", "settlement", "received_at")
-    list_filter = ("status",)
-    search_fields = ("meter__serial",)
+    list_display = ("id", "meter", "interval_start", "generated_wh", "consumed_wh", "status",
+                    tx_column("settlement_signature", "settlement transaction"), "received_at")
+    list_filter = ("status", "meter__zone", "meter__type")
+    search_fields = ("meter__serial", "settlement__signature")
     list_select_related = ("meter", "settlement")
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(settlement_signature=F("settlement__signature"))
 
 
 @admin.register(RejectedReading)
@@ -37,17 +33,14 @@ class RejectedReadingAdmin(ReadOnly):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ReadOnly):
-    list_display = ("signature", "status", "block_height", "readings_count", "meters_count", "minted", "burned",
-                    "grid_import", "created_at")
+class SettlementAdmin(ActionsOnlyAdmin):
+    list_display = (tx_column("signature", "transaction"), "status", "block_height", "readings_count", "meters_count",
+                    amount("minted", GXT_DECIMALS, "minted (GXT)"), amount("burned", GXT_DECIMALS, "burned (GXT)"),
+                    amount("grid_import", GXT_DECIMALS, "grid import (GXT)"), "created_at")
     list_filter = ("status",)
     search_fields = ("signature",)
     exclude = ("wire",)
     actions = ("settle_now",)
-
-    def has_change_permission(self, request, obj=None):
-        return obj is None and request.user.is_staff  # lets the changelist run its action
-
     @admin.action(description="Settle all pending readings now (the selection does not matter)")
     def settle_now(self, request, queryset):
         report = services.settle()

@@ -4,6 +4,8 @@ the actions, which sign a ledger transaction first (registry.services), so nothi
 from django.contrib import admin, messages
 
 from ledger.errors import GridTokenXError
+from portal.admin_base import LedgerMirrorAdmin, address_column, tx_column
+from portal.selectors import tariff_matrix
 from registry import services
 from registry.models import Meter, Participant, Zone
 
@@ -21,26 +23,25 @@ def _each(modeladmin, request, queryset, action, label):
 
 
 @admin.register(Zone)
-class ZoneAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "center_lat", "center_lon", "address")
-    search_fields = ("code", "name")
-    readonly_fields = [f.name for f in Zone._meta.fields]
+class ZoneAdmin(LedgerMirrorAdmin):
+    list_display = ("code", "name", "center_lat", "center_lon", address_column("address", "ledger account"))
+    search_fields = ("code", "name", "address")
+    readonly_fields = [f.name for f in Zone._meta.fields] + [tx_column("ledger_signature", "registration transaction")]
 
-    def has_add_permission(self, request):  # zones are created on the ledger, through the API
-        return False
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), "tariffs": tariff_matrix()})
 
 
 @admin.register(Participant)
-class ParticipantAdmin(admin.ModelAdmin):
-    list_display = ("user", "role", "status", "wallet", "created_at")
+class ParticipantAdmin(LedgerMirrorAdmin):
+    list_display = ("user", "role", "status", address_column("wallet", "wallet"), "created_at")
     list_filter = ("role", "status")
-    search_fields = ("user__username", "wallet")
-    readonly_fields = ("user", "role", "status", "wallet", "ledger_signature", "created_at")
-    exclude = ("wallet_secret",)
+    search_fields = ("user__username", "user__email", "wallet")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "role", "status", address_column("wallet", "wallet"),
+                       tx_column("ledger_signature", "registration transaction"), "created_at")
+    exclude = ("wallet_secret", "wallet", "ledger_signature")
     actions = ("suspend", "reinstate")
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Suspend the selected users (on the ledger)")
     def suspend(self, request, queryset):
@@ -52,16 +53,14 @@ class ParticipantAdmin(admin.ModelAdmin):
 
 
 @admin.register(Meter)
-class MeterAdmin(admin.ModelAdmin):
+class MeterAdmin(LedgerMirrorAdmin):
     list_display = ("serial", "owner", "type", "zone", "status", "capacity_w", "last_end")
     list_filter = ("type", "status", "zone")
-    search_fields = ("serial", "public_key", "owner__user__username")
+    search_fields = ("serial", "public_key", "address", "owner__user__username")
+    list_select_related = ("owner__user", "zone")
     readonly_fields = [f.name for f in Meter._meta.fields if f.name != "public_key_bytes"]
     exclude = ("public_key_bytes",)
     actions = ("to_active", "to_maintenance", "deactivate")
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Set the selected meters active (on the ledger)")
     def to_active(self, request, queryset):

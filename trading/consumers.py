@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from registry.models import Participant
-from trading import streams
+from trading import presence, streams
 
 UNAUTHENTICATED = 4401  # close codes: 4000 + the HTTP status they stand for
 FORBIDDEN = 4403
@@ -30,10 +30,12 @@ class MarketConsumer(AsyncJsonWebsocketConsumer):
         streams.serve_on(asyncio.get_running_loop())
         await self.channel_layer.group_add(group, self.channel_name)
         self.group = group
+        await presence.opened()
 
     async def disconnect(self, code):
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await presence.closed()
 
     @classmethod
     async def decode_json(cls, text_data):

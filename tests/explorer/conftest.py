@@ -1,0 +1,1 @@
+from tests.portal.conftest import market, member_client, traders  # noqa: F401 (fixtures)
