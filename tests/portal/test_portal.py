@@ -1,7 +1,9 @@
 """The operator portal: the market's admin pages, the tariff matrix, revenue analytics and monitoring, staff only,
 and the operator's switches (pause and resume the market, settle readings now) acting on the ledger."""
 
+import asyncio
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -145,15 +147,25 @@ def test_monitoring_reports_the_ledger_the_matcher_lag_and_the_services(operator
     assert selectors.monitoring()["matcher"]["lag_ms"] == 0
 
 
-def test_the_websocket_count_follows_connects_and_disconnects():
+def test_the_websocket_count_follows_connects_and_disconnects(monkeypatch):
     from tests.trading.test_streams import socket
+
+    monkeypatch.setattr(presence, "KEY", f"{presence.KEY}:test-{uuid.uuid4().hex}")  # others may share the Redis
+
+    async def counted(expected):
+        """The count once the consumer has joined or left (it accepts the socket before it joins its group)."""
+        for _ in range(200):
+            if presence.count() == expected:
+                return True
+            await asyncio.sleep(0.01)
+        return False
 
     async def scenario():
         before = presence.count()
         ws = await socket("/ws/trades/")
-        assert presence.count() == before + 1
+        assert await counted(before + 1)
         await ws.disconnect()
-        assert presence.count() == before
+        assert await counted(before)
 
     async_to_sync(scenario)()
 
