@@ -27,7 +27,7 @@ from trading.tariffs import KWH, TariffSchedule
 
 ANALYTICS_DAYS = 90
 RATE_WINDOWS_S = (60, 300)
-REJECTION_WINDOWS_S = (3_600, 86_400)
+REJECTION_WINDOWS_S = ((3_600, "hour"), (86_400, "day"))
 
 
 def now_ms() -> int:
@@ -151,12 +151,12 @@ def oracle_health() -> dict:
     """Readings waiting to be minted or burned, settlements submitted but not yet committed, and the share of
     readings rejected (per mille) over the last hour and day."""
     rejection = []
-    for window in REJECTION_WINDOWS_S:
+    for window, label in REJECTION_WINDOWS_S:
         since = timezone.now() - timedelta(seconds=window)
         rejected = RejectedReading.objects.filter(received_at__gte=since).count()
         accepted = Reading.objects.filter(received_at__gte=since).count()
         seen = rejected + accepted
-        rejection.append({"window_s": window, "rejected": rejected, "received": seen,
+        rejection.append({"window_s": window, "window": label, "rejected": rejected, "received": seen,
                           "per_mille": rejected * 1000 // seen if seen else None})
     last = Settlement.objects.filter(status=Settlement.Status.COMMITTED).order_by("-id").values_list(
         "settled_at", flat=True).first()
@@ -183,8 +183,9 @@ def services_in_use() -> list[dict]:
          "detail": "in memory, this process only" if settings.EMBEDDED_REDIS else f"Redis {redis}"},
         {"part": "Background tasks", "embedded": settings.EMBEDDED_REDIS,
          "detail": "run in the calling process" if settings.CELERY_TASK_ALWAYS_EAGER else f"Celery over Redis {redis}"},
-        {"part": "Schedule (settlement, matcher)", "embedded": settings.EMBEDDED_SCHEDULER,
-         "detail": "a thread of the web server" if settings.EMBEDDED_SCHEDULER else "Celery beat"},
+        {"part": "Schedule (settlement, matcher)", "embedded": settings.EMBEDDED_REDIS,
+         "detail": "a thread of the web server" if settings.EMBEDDED_SCHEDULER
+         else "Celery beat" if not settings.EMBEDDED_REDIS else "none (GRIDTOKENX_SCHEDULER=off)"},
         {"part": "Matcher", "embedded": settings.TRADING_MATCHER != "celery",
          "detail": {"thread": "a thread of the placing process", "celery": "Celery task after each placement",
                     "inline": "inside the placing request"}[settings.TRADING_MATCHER]},
