@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "governance",
     "meters",
     "portal", "explorer",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -114,17 +115,11 @@ if EMBEDDED_DATABASE:
         }
     }
 else:
-    # Under ASGI each request may run in a thread of its own, so Django must not keep a connection per thread
-    # (CONN_MAX_AGE=0, Django's deployment notes for ASGI); psycopg's connection pool hands each request a
-    # connection opened earlier and takes it back when the request ends. DATABASE_POOL_MAX_SIZE caps the
-    # connections of one process (0 turns the pool off: a new connection per request, e.g. behind PgBouncer).
+    # No persistent connections: under ASGI each request may run in a thread of its own, and a kept connection
+    # would outlive it (Django's deployment notes for ASGI). Put PgBouncer in front for connection reuse.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
     if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
         raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...)")
-    DATABASE_POOL_MAX_SIZE = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "16"))
-    if DATABASE_POOL_MAX_SIZE:
-        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-            "min_size": 1, "max_size": DATABASE_POOL_MAX_SIZE, "timeout": 30}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -127,7 +127,7 @@ def _crossing_left(owners: list) -> bool:
     return False
 
 
-def bench_orders(*, log, count: int = 10000, traders: int = 32, servers: int | None = None, seed: int = 2026) -> dict:
+def bench_orders(*, log, count: int = 10000, traders: int = 16, servers: int | None = None, seed: int = 2026) -> dict:
     servers = servers or (1 if connection.vendor == "sqlite" else 2)
     if min(count, traders, servers) < 1:
         raise BenchFailed("count, traders and servers must be at least 1")
