@@ -12,7 +12,6 @@ outcome only after the block holding its transaction is durably committed.
 from __future__ import annotations
 
 import atexit
-import fcntl
 import gc
 import logging
 import os
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from gridtokenx.locks import AdvisoryLock, FileLock
 from ledger import store
 from ledger.chain import Block, LedgerState
 from ledger.config import genesis_config, make_runtime
@@ -47,59 +47,12 @@ LEAD_RETRY_S = 1.0
 
 # -- leader lock ----------------------------------------------------------------------------------------------
 
-class _FileLock:
-    def __init__(self, path: str):
-        self.path = path
-        self.fd: int | None = None
-
-    def try_acquire(self) -> bool:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self.fd = fd
-        return True
-
-    def release(self) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
-
-
-class _AdvisoryLock:
-    """A session-level advisory lock on a connection of its own: it lasts exactly as long as this process."""
-
-    def __init__(self):
-        self.conn = None
-
-    def try_acquire(self) -> bool:
-        import psycopg
-
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        conn = psycopg.connect(**params, autocommit=True)
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY]).fetchone()[0]
-        if not got:
-            conn.close()
-            return False
-        self.conn = conn
-        return True
-
-    def release(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
-            finally:
-                self.conn.close()
-                self.conn = None
-
-
 def _make_lock():
-    return _AdvisoryLock() if connection.vendor == "postgresql" else _FileLock(settings.LEDGER_LOCK_FILE)
+    """The leader lock: a session-level advisory lock on a connection of its own (it lasts exactly as long as this
+    process holds it), or an flock on a file beside the SQLite database."""
+    if connection.vendor == "postgresql":
+        return AdvisoryLock(ADVISORY_LOCK_KEY)
+    return FileLock(settings.LEDGER_LOCK_FILE)
 
 
 # -- the sequencer --------------------------------------------------------------------------------------------
