@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("oracle.urls")),
     path("", include("trading.urls")),
     path("explorer/", include("explorer.urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("", include("ledger.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
