@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 import zlib
 from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import connection
+
+LOCK_RETRY_S = 0.02
 
 
 class FileLock:
@@ -71,10 +74,15 @@ def named_lock(name: str) -> FileLock | AdvisoryLock:
 
 
 @contextmanager
-def try_lock(name: str):
-    """Yield True holding the lock `name`, or False at once if another process holds it."""
+def try_lock(name: str, *, wait_s: float = 0.0):
+    """Yield True holding the lock `name`, or False if another process holds it: at once, or after trying for
+    `wait_s` seconds."""
     lock = named_lock(name)
+    deadline = time.monotonic() + wait_s
     got = lock.try_acquire()
+    while not got and time.monotonic() < deadline:
+        time.sleep(LOCK_RETRY_S)
+        got = lock.try_acquire()
     try:
         yield got
     finally:

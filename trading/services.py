@@ -156,11 +156,15 @@ def order_place(*, participant: Participant, body, now: int | None = None) -> tu
     return order, True
 
 
+CANCEL_WAIT_S = 15.0
+
+
 def order_cancel(*, order: Order, by: Participant | None) -> Order:
     """Cancel an open order and refund its escrow; `by` None means an operator."""
     if by is not None and order.owner_id != by.pk:
         raise NotFound("no such order of yours")
-    with try_lock("trading-matcher") as got:
+    # A matcher run holds the lock for a moment (it runs after every order): wait for it rather than refuse.
+    with try_lock("trading-matcher", wait_s=CANCEL_WAIT_S) as got:
         if not got:
             raise Rejected("matcher_busy", "the matcher is running; try again in a moment")
         order.refresh_from_db()
