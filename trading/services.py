@@ -16,10 +16,12 @@ refuses to fill more than an order's remaining quantity).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
+from django.db.models import Sum
 
 from gridtokenx.locks import try_lock
 from ledger import selectors as ledger_selectors
@@ -273,6 +275,26 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]],
     return trades
 
 
+def _record_closed_buys(closed: list[tuple[Order, str]]) -> None:
+    """Mirror buys closed in their settlement's transaction: the refund is what the escrow had left, the lock
+    less every release and earlier refund (as the trading program computes it)."""
+    if not closed:
+        return
+    released = dict(EscrowRecord.objects.filter(order__in=[o for o, _ in closed], kind=EscrowRecord.Kind.RELEASE)
+                    .values("order").annotate(total=Sum("amount")).values_list("order", "total"))
+    refunds = []
+    with transaction.atomic():
+        for order, signature in closed:
+            refund = order.escrowed - order.refunded - released.get(order.pk, 0)
+            order.refunded += refund
+            order.closed = True
+            if refund:
+                refunds.append(EscrowRecord(order=order, kind=EscrowRecord.Kind.REFUND, token="THB", amount=refund,
+                                            ledger_signature=signature))
+        Order.objects.bulk_update([o for o, _ in closed], ["refunded", "closed"], batch_size=500)
+        EscrowRecord.objects.bulk_create(refunds, batch_size=500)
+
+
 def reconcile(report: MatchReport) -> None:
     """Record settlements the ledger committed but the tables missed (see the module docstring)."""
     remaining = dict(Order.objects.filter(status=Order.Status.OPEN).exclude(ledger_signature="")
@@ -353,18 +375,28 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         # Trades first, all submitted at once: the engine never gives an order more fills than it has left, and
         # every fill's charges fit its escrow, so the settlements succeed in whatever order the ledger runs them.
         trades = [e for e in events if e[0] == TRADE]
-        txs = [Transaction.build(Message(authority.pubkey, ledger_selectors.latest_blockhash(), (program.settle_ix(
+        # A buy filled completely by its only trade of this run is closed in the same transaction, which refunds
+        # its price improvement: one ledger transaction for the trade and the refund instead of two.
+        fills_per_buy = Counter(e[3] for e in trades)
+        closing = {e[3] for e in trades if fills_per_buy[e[3]] == 1 and e[9] == orders[e[3]].remaining}
+        blockhash = ledger_selectors.latest_blockhash()
+        txs = [Transaction.build(Message(authority.pubkey, blockhash, (program.settle_ix(
             authority=authority.pubkey, buy_id=e[3], buyer=parse_address(orders[e[3]].owner.wallet), sell_id=e[4],
             seller=parse_address(orders[e[4]].owner.wallet), quantity=e[9], price=e[12], fee_owner=fee,
-            grid_owner=grid, loss_owner=loss),)), [authority]) for e in trades]
+            grid_owner=grid, loss_owner=loss),) + ((program.close_ix(
+                signer=authority.pubkey, order_id=e[3], owner=parse_address(orders[e[3]].owner.wallet),
+                side=Side.BUY),) if e[3] in closing else ())), [authority]) for e in trades]
         outcomes = _submit_all([tx.wire for tx in txs])
-        settled = []
+        settled, closed = [], []
         for e, outcome in zip(trades, outcomes, strict=True):
             if isinstance(outcome, GridTokenXError):  # refused: the next run starts from the reconciled state
                 report.errors.append(f"trade {e[3]}x{e[4]}: {outcome.message}")
                 continue
             settled.append((orders[e[3]], orders[e[4]], e[9], e[12], outcome.signature, outcome.block_height))
+            if e[3] in closing:
+                closed.append((orders[e[3]], outcome.signature))
         recorded = _record_trades(settled, zones)
+        _record_closed_buys(closed)
         report.trades += len(settled)
         # Then the ends of orders: cancelled (IOC and FOK remainders, self-trade, dust) and expired ones, and
         # filled buys, which keep their price improvement in escrow until closed.
@@ -434,7 +466,6 @@ def quote(*, participant: Participant | None, side: str, zone: str, quantity: in
 
 def book(zone: str) -> dict:
     """The resting book of a zone, aggregated by price level (from the tables)."""
-    from django.db.models import Sum
 
     zone_row = Zone.objects.filter(code=zone).first()
     if zone_row is None:

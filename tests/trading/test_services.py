@@ -75,6 +75,8 @@ def test_a_sell_and_a_crossing_buy_settle_and_the_mirror_matches_the_ledger(trad
     assert (sell.status, sell.remaining) == ("open", KWH)
     # The buyer's price improvement came back: paid exactly value + wheeling.
     assert balances(buyer)["THB"] == 100 * THB - trade.value - trade.wheeling
+    # Filled by its only trade, the buy was closed in the settlement's own transaction.
+    assert EscrowRecord.objects.get(order=buy, kind="refund").ledger_signature == trade.ledger_signature
     # Escrow records reconcile with the ledger's escrow accounts.
     for order in (buy, sell):
         locked = sum(r.amount for r in EscrowRecord.objects.filter(order=order, kind="lock"))
