@@ -15,7 +15,7 @@ from django.utils import timezone
 from ledger import selectors as ledger_selectors
 from ledger.crypto import parse_address
 from oracle import program as oracle_program
-from oracle.models import Reading, RejectedReading
+from oracle.models import Reading
 from registry.models import Meter, Participant
 from trading import program as trading_program
 from trading.models import Order, Trade
@@ -139,10 +139,6 @@ def meter_series(meter: Meter, *, span: str, now: datetime | None = None) -> dic
     labels = [timezone.localtime(datetime.fromtimestamp(s, tz=UTC)).strftime(fmt) for s in starts]
     return {"meter": meter.serial, "span": span, "unit": "Wh", "starts": starts, "labels": labels,
             "generated_wh": generated, "consumed_wh": consumed}
-
-
-def rejected_of(participant: Participant) -> QuerySet[RejectedReading]:
-    return RejectedReading.objects.filter(meter__owner=participant)
 
 
 def open_orders(participant: Participant) -> QuerySet[Order]:
