@@ -19,7 +19,10 @@ from oracle.models import Reading
 from registry.models import Meter, Participant
 from trading import program as trading_program
 from trading.models import Order, Trade
+from trading import services as trading_services
+from trading import streams
 from trading.orders import BUY
+from trading.tariffs import landed_cost
 
 RANGES = {"day": (timedelta(days=1), timedelta(hours=1)), "week": (timedelta(days=7), timedelta(hours=6))}
 
@@ -139,6 +142,18 @@ def meter_series(meter: Meter, *, span: str, now: datetime | None = None) -> dic
     labels = [timezone.localtime(datetime.fromtimestamp(s, tz=UTC)).strftime(fmt) for s in starts]
     return {"meter": meter.serial, "span": span, "unit": "Wh", "starts": starts, "labels": labels,
             "generated_wh": generated, "consumed_wh": consumed}
+
+
+def market_tape(*, limit: int = 20) -> list[dict]:
+    """The latest trades of every zone as `/ws/trades/` sends them (no parties), oldest first: the tape a page
+    starts with before the socket's trades follow."""
+    zones = trading_services.zone_indexes()
+    tariffs = trading_services.params().tariffs
+    out = []
+    for trade in Trade.objects.select_related("buyer_zone", "seller_zone")[:limit]:
+        distance = abs(zones[trade.buyer_zone.code] - zones[trade.seller_zone.code])
+        out.append(streams.trade_as_dict(trade, landed_cost(trade.price, tariffs.between(distance))))
+    return out[::-1]
 
 
 def open_orders(participant: Participant) -> QuerySet[Order]:

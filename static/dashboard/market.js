@@ -72,9 +72,11 @@
     renderBook();
   });
 
-  // -- the trade tape: every trade, newest first
-  connect("/ws/trades/", "tape-status", (m) => {
-    if (m.type !== "trade") return;
+  // -- the trade tape: every trade, newest first; the page brings the latest ones, the socket the rest
+  const shown = new Set();
+  function addTrade(m) {
+    if (shown.has(m.id)) return;
+    shown.add(m.id);
     const row = document.createElement("tr");
     row.dataset.trade = m.id;
     cell(row, new Date(m.created_at).toLocaleTimeString());
@@ -85,6 +87,10 @@
     const tape = document.getElementById("tape");
     tape.prepend(row);
     while (tape.rows.length > 50) tape.deleteRow(-1);
+  }
+  JSON.parse(document.getElementById("tape-data").textContent).forEach(addTrade);
+  connect("/ws/trades/", "tape-status", (m) => {
+    if (m.type === "trade") addTrade(m);
   });
 
   // -- the user's own events: fills as they happen; an order's change refreshes the open orders and balances

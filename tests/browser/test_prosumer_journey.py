@@ -186,6 +186,7 @@ def journey(browser, url: str) -> None:
 
     ploy.click("nav >> text=Market")
     expect(ploy.locator("#order-panel")).to_contain_text("The market is paused by its operator")
+    expect(ploy.locator(f'#tape tr[data-trade="{trade.pk}"]')).to_contain_text("BKK-C → BKK-C")  # the page's tape
     place(ploy, "sell", "1", "4")
     expect(ploy.locator("#order-panel .form-errors").last).to_contain_text(
         "the market is paused by its operator: no new orders")
