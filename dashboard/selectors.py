@@ -71,6 +71,13 @@ def local_midnight(now: datetime | None = None) -> datetime:
     return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def wallet_summary(participant: Participant) -> dict:
+    """Balances, escrow and the number of open orders: the cards the home and market pages share."""
+    return {"balances": ledger_selectors.wallet_balances(parse_address(participant.wallet)),
+            "escrow": escrow_locked(participant),
+            "open_orders": Order.objects.filter(owner=participant, status=Order.Status.OPEN).count()}
+
+
 def overview(participant: Participant, *, now: datetime | None = None) -> dict:
     """The home page: balances, escrow, today's energy, GXT minted and burned, earnings and recent trades."""
     meters = list(Meter.objects.filter(owner=participant))
@@ -84,8 +91,7 @@ def overview(participant: Participant, *, now: datetime | None = None) -> dict:
                                                                            wheeling=Sum("wheeling"),
                                                                            effective=Sum("effective"))
     return {
-        "balances": ledger_selectors.wallet_balances(parse_address(participant.wallet)),
-        "escrow": escrow_locked(participant),
+        **wallet_summary(participant),
         "meters": len(meters),
         "generated_wh": today["generated"] or 0,
         "consumed_wh": today["consumed"] or 0,
@@ -96,7 +102,6 @@ def overview(participant: Participant, *, now: datetime | None = None) -> dict:
         "sold": sold["quantity"] or 0,
         "spent": (bought["value"] or 0) + (bought["wheeling"] or 0),
         "bought": bought["effective"] or 0,
-        "open_orders": Order.objects.filter(owner=participant, status=Order.Status.OPEN).count(),
         "recent_trades": with_roles(participant, trades_of(participant)[:10]),
     }
 

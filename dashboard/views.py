@@ -83,7 +83,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @participant_required
 @require_GET
 def balances(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/_balances.html", {"o": selectors.overview(request.participant)})
+    return render(request, "dashboard/_balances.html", {"o": selectors.wallet_summary(request.participant)})
 
 
 # -- meters ---------------------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ def _market_page(request: HttpRequest, zone: Zone | None, form: OrderForm) -> Ht
     return render(request, "dashboard/market.html", {
         "zone": zone, "zones": Zone.objects.all(), "form": form, "paused": trading_services.market_paused(),
         "orders": selectors.open_orders(me)[:100], "fills": selectors.with_roles(me, selectors.trades_of(me)[:10]),
-        "tape": selectors.market_tape(), "o": selectors.overview(me)})
+        "tape": selectors.market_tape(), "o": selectors.wallet_summary(me)})
 
 
 @participant_required
