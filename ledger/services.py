@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+
+from django.db import connection
 
 from ledger import selectors
 from ledger.chain import LedgerState
 from ledger.config import make_runtime
 from ledger.crypto import Keypair, b58
 from ledger.encoding import Instruction, Message, Transaction
-from ledger.errors import GridTokenXError, MalformedTransaction, TransactionFailed
+from ledger.errors import (
+    DuplicateTransaction,
+    GridTokenXError,
+    LedgerUnavailable,
+    MalformedTransaction,
+    TransactionFailed,
+)
 from ledger.node import Outcome, node
 from ledger.runtime import EMPTY, Clock
 
@@ -37,6 +47,56 @@ def transaction_submit(*, wire: bytes, timeout: float = 30.0) -> Submitted:
     """
     signature, height = node().submit_wire(_wire_bytes(wire), timeout=timeout)
     return Submitted(b58(signature), height)
+
+
+def transactions_submit_many(wires: list[bytes], *, timeout: float = 30.0, threads: int = 32) -> list:
+    """Submit many transactions at once and wait for all; each outcome, in order, is a Submitted or the
+    GridTokenXError that refused it. The same guarantees as `transaction_submit` for each one.
+
+    In the sequencer's own process every transaction is handed over together, so they share blocks; elsewhere
+    up to `threads` wait on the pending table at a time."""
+    futures = []
+    for wire in wires:
+        try:
+            futures.append(transaction_submit_async(wire=wire))
+        except GridTokenXError as exc:
+            futures.append(exc)
+    outcomes: list = []
+    for wire, fut in zip(wires, futures, strict=True):
+        if fut is None or isinstance(fut, GridTokenXError):
+            outcomes.append(fut)
+            continue
+        try:
+            outcomes.append(Submitted(b58(bytes(wire[1:65])), fut.result(timeout=timeout)))
+        except DuplicateTransaction:
+            outcomes.append(None)  # committed before: `transaction_submit` answers with its block
+        except FutureTimeout:
+            outcomes.append(LedgerUnavailable(f"transaction was not committed within {timeout:.0f} s"))
+        except GridTokenXError as exc:
+            outcomes.append(exc)
+    retry = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    if retry:
+        def one(i: int):
+            try:
+                return transaction_submit_one(wires[i], timeout)
+            finally:
+                connection.close()  # the pool's threads end with the call
+
+        if len(retry) == 1:
+            outcomes[retry[0]] = transaction_submit_one(wires[retry[0]], timeout)
+        else:
+            with ThreadPoolExecutor(max_workers=min(threads, len(retry)), thread_name_prefix="submit") as pool:
+                for i, outcome in zip(retry, pool.map(one, retry), strict=True):
+                    outcomes[i] = outcome
+    return outcomes
+
+
+def transaction_submit_one(wire: bytes, timeout: float = 30.0):
+    """`transaction_submit`, with a refusal returned instead of raised."""
+    try:
+        return transaction_submit(wire=wire, timeout=timeout)
+    except GridTokenXError as exc:
+        return exc
 
 
 def transaction_submit_async(*, wire: bytes) -> Outcome | None:

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from gridtokenx.locks import try_lock
@@ -245,29 +245,26 @@ def _finish(settlement: Settlement, outcome: str, report: SettleReport, *, heigh
 
 
 def _submit(settlement: Settlement, report: SettleReport) -> None:
-    try:
-        submitted = ledger_services.transaction_submit(wire=bytes(settlement.wire))
-    except BlockhashNotFound:
+    _finish_submitted(settlement, ledger_services.transaction_submit_one(bytes(settlement.wire)), report)
+
+
+def _finish_submitted(settlement: Settlement, outcome, report: SettleReport) -> None:
+    """Record what the ledger answered: committed, expired (its blockhash aged out) or failed; anything else
+    (the ledger unavailable) is raised, and the settlement stays pending for the next run."""
+    if isinstance(outcome, BlockhashNotFound):
         _finish(settlement, "expired", report)
-    except TransactionFailed as exc:
-        _finish(settlement, "failed", report, error=exc)
+    elif isinstance(outcome, TransactionFailed):
+        _finish(settlement, "failed", report, error=outcome)
+    elif isinstance(outcome, GridTokenXError):
+        raise outcome
     else:
-        _finish(settlement, "committed", report, height=submitted.block_height)
+        _finish(settlement, "committed", report, height=outcome.block_height)
 
 
 def _submit_all(settlements: list[Settlement], report: SettleReport) -> None:
-    def one(s: Settlement) -> None:
-        try:
-            _submit(s, report)
-        finally:
-            connection.close()  # this pool's threads end with the call: their connections must not linger
-
-    if len(settlements) <= 1:
-        for s in settlements:
-            _submit(s, report)
-        return
-    with ThreadPoolExecutor(max_workers=min(16, len(settlements)), thread_name_prefix="settle") as pool:
-        list(pool.map(one, settlements))
+    outcomes = ledger_services.transactions_submit_many([bytes(s.wire) for s in settlements], threads=16)
+    for settlement, outcome in zip(settlements, outcomes, strict=True):
+        _finish_submitted(settlement, outcome, report)
 
 
 def _plan(pending: list[Reading]) -> list[list[program.SettleGroup]]:
