@@ -254,7 +254,7 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]],
     trades, releases, touched = [], [], {}
     for buy, sell, quantity, price, signature, height in settled:
         amounts = trade_amounts(quantity, price, tariffs.between(abs(zones[buy.zone.code] - zones[sell.zone.code])))
-        trade = Trade(buy_order=buy, sell_order=sell, buyer_zone_id=buy.zone_id, seller_zone_id=sell.zone_id,
+        trade = Trade(buy_order=buy, sell_order=sell, buyer_zone=buy.zone, seller_zone=sell.zone,
                       quantity=quantity, effective=amounts.effective, loss=amounts.loss, price=price,
                       value=amounts.value, fee=program.fee_of(amounts.value, FEE_BPS), wheeling=amounts.wheeling,
                       loss_value=amounts.loss_value, ledger_signature=signature, block_height=height)

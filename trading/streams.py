@@ -133,8 +133,8 @@ def _trade_messages(trades: list[Trade], zones: dict[str, int]) -> list[tuple[st
 
     tariffs = params().tariffs
     messages = []
-    for trade in (Trade.objects.filter(pk__in=[t.pk for t in trades])
-                  .select_related("buyer_zone", "seller_zone", "buy_order__zone", "sell_order__zone").order_by("pk")):
+    # The trades as the matcher recorded them, with their orders and zones attached (no query per trade).
+    for trade in trades:
         buyer, seller = zones.get(trade.buyer_zone.code), zones.get(trade.seller_zone.code)
         distance = None if buyer is None or seller is None else abs(buyer - seller)
         landed = landed_cost(trade.price, tariffs.between(distance))
