@@ -164,6 +164,12 @@ if TRADING_MATCHER not in ("thread", "celery", "inline"):
 if TRADING_MATCHER == "celery" and EMBEDDED_REDIS:
     raise ImproperlyConfigured("TRADING_MATCHER=celery needs REDIS_URL (the Celery broker)")
 TRADING_MATCH_EVERY_S = float(os.environ.get("TRADING_MATCH_EVERY_S", "5"))
+# Zones traded by periodic uniform-price auction (trading.rounds) instead of the continuous market, as
+# comma-separated zone codes, and the length of a round in seconds (rounds close on multiples of it).
+TRADING_AUCTION_ZONES = [code.strip() for code in os.environ.get("TRADING_AUCTION_ZONES", "").split(",") if code.strip()]
+TRADING_AUCTION_INTERVAL_S = float(os.environ.get("TRADING_AUCTION_INTERVAL_S", "900"))
+if TRADING_AUCTION_INTERVAL_S < 1:
+    raise ImproperlyConfigured("TRADING_AUCTION_INTERVAL_S must be at least 1 second")
 CELERY_BEAT_SCHEDULE = {
     "oracle-settle": {"task": "oracle.tasks.settle_readings", "schedule": ORACLE_SETTLE_EVERY_S},
     "trading-match": {"task": "trading.tasks.match_scheduled", "schedule": TRADING_MATCH_EVERY_S},

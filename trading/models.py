@@ -87,3 +87,20 @@ class BookState(models.Model):
     bids = models.JSONField(default=list, help_text="[[price, quantity], ...], highest price first.")
     asks = models.JSONField(default=list, help_text="[[price, quantity], ...], lowest price first.")
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class AuctionRound(models.Model):
+    """One cleared round of a zone traded by periodic auction (`trading.rounds`): at most one per zone and close."""
+
+    zone = models.ForeignKey(Zone, on_delete=models.PROTECT, related_name="auction_rounds")
+    closes_at = models.BigIntegerField(help_text="The round's close, Unix milliseconds (aligned to the interval).")
+    price = models.BigIntegerField(null=True, help_text="The clearing price (THB base units per kWh sent); "
+                                                        "null when no bid met an ask.")
+    volume = models.BigIntegerField(help_text="GXT base units traded.")
+    orders = models.IntegerField(help_text="Orders that took part.")
+    trades = models.IntegerField()
+    cleared_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["zone", "closes_at"], name="one_round_per_zone_and_close")]
+        ordering = ["-closes_at"]

@@ -40,11 +40,11 @@ from ledger.encoding import Message, Transaction
 from ledger.token_program import create_account_ix, mint_address
 from registry.models import Participant, Zone
 from registry.wallets import unseal
-from trading import program, streams
+from trading import program, rounds, streams
 from trading.engine import Engine
 from trading.events import CANCELLED, EXPIRED, TRADE
 from trading.order_message import from_json
-from trading.orders import BUY, Order as EngineOrder, OrderRejected, order_check
+from trading.orders import BUY, FOK, Order as EngineOrder, OrderRejected, order_check
 from trading.params import MarketParams
 from trading.models import EscrowRecord, Order, Trade
 from trading.program import Side
@@ -129,6 +129,9 @@ def order_place(*, participant: Participant, body, now: int | None = None) -> tu
         order_check(probe, now=now, params=params(), zones=len(zones))
     except OrderRejected as exc:
         raise Rejected(exc.code, exc.message) from None
+    if message.tif == FOK and message.zone in rounds.auction_zones():
+        raise Rejected("fok_in_auction", f"zone {message.zone} trades by periodic auction, which takes GTC and IOC "
+                                         "orders, not FOK")
     side = Side.BUY if message.side == BUY else Side.SELL
     escrow = program.buy_escrow(message.quantity, message.price) if side == Side.BUY else message.quantity
     with transaction.atomic():
@@ -350,7 +353,10 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         orders = {o.pk: o for o in Order.objects.filter(status=Order.Status.OPEN).exclude(ledger_signature="")
                   .select_related("zone", "owner").order_by("pk")}
         events: list[tuple] = []
+        auction = rounds.auction_zones()
         for order in orders.values():
+            if order.zone.code in auction:  # cleared by its zone's round, never by the continuous engine
+                continue
             try:
                 events += engine.submit(EngineOrder(
                     id=order.pk, owner=order.owner_id, side=order.side, zone=zones[order.zone.code],
@@ -360,6 +366,8 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
                 events.append((EXPIRED, order.pk, 0, order.side, order.remaining) if exc.code == "already_expired"
                               else (CANCELLED, order.pk, 0, order.side, order.remaining, exc.code))
         events += engine.expire(now)
+        events += rounds.clear_rounds({pk: o for pk, o in orders.items() if o.zone.code in auction}, zones, now,
+                                      params())
         fee, grid, loss = collectors()
         authority = platform_authority()
         # Trades first, all submitted at once: the engine never gives an order more fills than it has left, and
@@ -416,9 +424,10 @@ def _engine_of_open_orders(now: int) -> tuple[Engine, dict[str, int]]:
     """An engine holding the resting book as the last matcher run left it (resting orders never cross)."""
     zones = zone_indexes()
     engine = Engine(max(1, len(zones)), params())
+    auction = rounds.auction_zones()
     for order in (Order.objects.filter(status=Order.Status.OPEN, tif="gtc").exclude(ledger_signature="")
                   .select_related("zone").order_by("pk")):
-        if order.expires_at > now:
+        if order.expires_at > now and order.zone.code not in auction:
             engine.submit(EngineOrder(id=order.pk, owner=order.owner_id, side=order.side, zone=zones[order.zone.code],
                                       quantity=order.remaining, price=order.price, expires_at=order.expires_at), now)
     return engine, zones
@@ -464,7 +473,10 @@ def book(zone: str) -> dict:
             .values("side", "price").annotate(quantity=Sum("remaining")))
     bids = sorted(([r["price"], r["quantity"]] for r in rows if r["side"] == BUY), reverse=True)
     asks = sorted([r["price"], r["quantity"]] for r in rows if r["side"] != BUY)
-    return {"zone": zone, "bids": bids, "asks": asks}
+    if zone in rounds.auction_zones():  # the orders waiting for the next round; they may cross until it clears
+        return {"zone": zone, "mechanism": "auction", "next_clearing": rounds.next_close(now_ms()), "bids": bids,
+                "asks": asks}
+    return {"zone": zone, "mechanism": "continuous", "bids": bids, "asks": asks}
 
 
 def market_set_paused(*, paused: bool) -> bool:

@@ -212,6 +212,13 @@ def _engine_books(engine: Engine, zones: dict[str, int]) -> dict[str, tuple[Leve
     return books
 
 
+def _waiting_books(codes: list[str]) -> dict[str, tuple[Levels, Levels]]:
+    """The books of auction zones: the orders waiting for the next round, by price level (they may cross)."""
+    from trading.services import book
+
+    return {code: (book(code)["bids"], book(code)["asks"]) for code in codes}
+
+
 def _rests(order: Order, now: int) -> list[tuple[str, dict]]:
     """Add a new order to its level if it will rest without trading, judged on the published books under their
     locks: a sell rests when no bid of its zone pays its landed cost, a buy when no ask it may take (its own
@@ -221,8 +228,11 @@ def _rests(order: Order, now: int) -> list[tuple[str, dict]]:
     if not (order.status == Order.Status.OPEN and order.kind == LIMIT and order.tif == GTC and order.expires_at > now
             and order.ledger_signature):
         return []
+    from trading.rounds import auction_zones
     from trading.services import params, zone_indexes
 
+    if order.zone.code in auction_zones():
+        return []  # the matcher, kicked after every order, publishes an auction zone's book
     zones = zone_indexes()
     home = order.zone.code
     tariffs = params().tariffs
@@ -285,7 +295,11 @@ def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trad
     except Exception:
         log.exception("could not prepare the trade and order events of a matcher run")
     try:
-        messages += _store_books(_engine_books(engine, zones))
+        from trading.rounds import auction_zones
+
+        auction = auction_zones()
+        books = _engine_books(engine, {code: i for code, i in zones.items() if code not in auction})
+        messages += _store_books(books | _waiting_books(sorted(auction & zones.keys())))
     except Exception:
         log.exception("could not publish the order books after a matcher run")
     _deliver(messages)
