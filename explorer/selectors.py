@@ -127,8 +127,9 @@ def transaction_page(signature_text: str) -> dict:
         row, tx, block = ledger_selectors.transaction_get(signature)
     except NotFound:
         return _uncommitted(signature, text)
-    body = present.committed_transaction(tx, block)
+    body = present.committed_transaction(tx, block, row.logs)
     return {"signature": text, "status": "committed", "error": body["meta"]["err"], "block": block.height,
+            "logs": body["meta"]["log_messages"],
             "block_time_ms": block.timestamp_ms, "position": row.position,
             "fee_payer": b58(tx.message.fee_payer), "signers": [b58(k) for k in tx.message.signers()],
             "recent_blockhash": b58(tx.message.recent_blockhash), "instructions": instructions(tx),

@@ -62,6 +62,8 @@ class TransactionBodySerializer(serializers.Serializer):
 class TransactionMetaSerializer(serializers.Serializer):
     err = serializers.JSONField(allow_null=True, help_text="Always null: failed transactions are not recorded.")
     status = serializers.DictField(help_text='Always {"Ok": null}.')
+    log_messages = serializers.ListField(child=serializers.CharField(),
+                                         help_text="What the runtime logged while executing it, line by line.")
 
 
 class BlockTransactionSerializer(serializers.Serializer):
@@ -289,8 +291,8 @@ class TransactionDetailView(LedgerAPIView):
                    404: _error("No committed transaction with this signature.")},
     )
     def get(self, request: Request, signature: str) -> Response:
-        _, tx, block = selectors.transaction_get(present.parse_signature(signature))
-        return Response(present.committed_transaction(tx, block))
+        row, tx, block = selectors.transaction_get(present.parse_signature(signature))
+        return Response(present.committed_transaction(tx, block, row.logs))
 
 
 class AccountDetailView(LedgerAPIView):

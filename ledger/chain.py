@@ -41,6 +41,8 @@ class Block:
     writes: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)
     # Accounts each transaction touched, for the address index: one tuple of keys per transaction.
     touched: list[tuple[bytes, ...]] = field(default_factory=list)
+    # What the runtime logged for each transaction, in order.
+    logs: list[list[str]] = field(default_factory=list)
 
     @property
     def height(self) -> int:
@@ -130,6 +132,7 @@ class LedgerState:
         clock = Clock(self.tip.height + 1, timestamp_ms)
         included: list[Transaction] = []
         touched: list[tuple[bytes, ...]] = []
+        logs: list[list[str]] = []
         rejected: list[Rejection] = []
         undo: dict[bytes, tuple[bytes, bytes]] = {}
         in_block: set[bytes] = set()
@@ -159,6 +162,7 @@ class LedgerState:
             in_block.add(signature)
             included.append(tx)
             touched.append(tuple(tx.message.account_keys()))
+            logs.append(result.logs)
         # The commitment needs each changed account's final value once, however often the block wrote it.
         put = self.commitment.put
         writes = {}
@@ -170,7 +174,7 @@ class LedgerState:
             self.commitment.root(), len(included), validator.pubkey,
         )
         block_hash = header.hash()
-        block = Block(header, block_hash, validator.sign(block_hash), included, writes, touched)
+        block = Block(header, block_hash, validator.sign(block_hash), included, writes, touched, logs)
         block._undo = undo  # type: ignore[attr-defined]
         block._previous = (self.tip, self.tip_hash)  # type: ignore[attr-defined]
         self.remember_block(header, block_hash, in_block)
@@ -202,8 +206,9 @@ class ReplayMismatch(Exception):
 
 
 def replay_block(state: LedgerState, header: BlockHeader, block_hash: bytes, signature: bytes,
-                 txs: list[Transaction], validator_key: bytes, *, signatures_checked: bool = False) -> None:
-    """Check one stored block against the state before it, and move the state past it. Raises ReplayMismatch."""
+                 txs: list[Transaction], validator_key: bytes, *, signatures_checked: bool = False) -> list[list[str]]:
+    """Check one stored block against the state before it, and move the state past it; return what the runtime
+    logged for each transaction. Raises ReplayMismatch."""
     h = header.height
     if header.hash() != block_hash:
         raise ReplayMismatch("stored block hash does not match the header's hash", height=h)
@@ -219,6 +224,7 @@ def replay_block(state: LedgerState, header: BlockHeader, block_hash: bytes, sig
         raise ReplayMismatch("transaction Merkle root does not match", height=h)
     clock = Clock(h, header.timestamp_ms)
     seen: set[bytes] = set()
+    logs: list[list[str]] = []
     for tx in txs:
         try:
             if not signatures_checked:
@@ -230,8 +236,10 @@ def replay_block(state: LedgerState, header: BlockHeader, block_hash: bytes, sig
         except (GridTokenXError, TransactionFailed) as exc:
             raise ReplayMismatch(f"transaction does not replay: {exc}", height=h, signature=tx.txid) from None
         seen.add(tx.signature)
+        logs.append(result.logs)
         for key, value in result.writes.items():
             state.set_account(key, value)
     if state.commitment.root() != header.state_root:
         raise ReplayMismatch("state root after replay differs from the block's state root", height=h)
     state.remember_block(header, block_hash, seen)
+    return logs

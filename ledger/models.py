@@ -24,6 +24,9 @@ class Transaction(models.Model):
     block_height = models.BigIntegerField()
     position = models.IntegerField()
     wire = models.BinaryField()
+    # What the runtime logged while executing it, one line each ("\n"-separated). Not committed by the block hash:
+    # replay from genesis reproduces them, and verify_ledger compares.
+    logs = models.TextField(default="", blank=True)
 
     class Meta:
         db_table = "ledger_transaction"

@@ -191,21 +191,23 @@ def transaction_body(tx: Transaction) -> dict:
     }
 
 
-# Only successful transactions are recorded (docs/LEDGER.md), so every committed transaction has this meta.
-def _committed_meta() -> dict:
-    return {"err": None, "status": {"Ok": None}}
+# Only successful transactions are recorded (docs/LEDGER.md), so every committed transaction has this meta, with
+# the lines the runtime logged while executing it.
+def _committed_meta(logs: str) -> dict:
+    return {"err": None, "status": {"Ok": None}, "log_messages": logs.split("\n") if logs else []}
 
 
-def block_transaction(tx: Transaction, *, encoding: str = "json") -> dict:
-    """A transaction decoded ("json"), or as Solana's ["<base64 wire bytes>", "base64"] ("base64")."""
+def block_transaction(tx: Transaction, logs: str = "", *, encoding: str = "json") -> dict:
+    """A transaction decoded ("json"), or as Solana's ["<base64 wire bytes>", "base64"] ("base64"), with its
+    stored logs (newline-separated)."""
     body = [base64.b64encode(tx.wire).decode("ascii"), "base64"] if encoding == "base64" else transaction_body(tx)
-    return {"transaction": body, "meta": _committed_meta()}
+    return {"transaction": body, "meta": _committed_meta(logs)}
 
 
-def committed_transaction(tx: Transaction, row: Block, *, encoding: str = "json") -> dict:
-    """A transaction with the block that holds it, as `selectors.transaction_get` gives them."""
+def committed_transaction(tx: Transaction, row: Block, logs: str = "", *, encoding: str = "json") -> dict:
+    """A transaction with the block that holds it and its stored logs, as `selectors.transaction_get` gives them."""
     return {"slot": row.height, "block_time": block_time(row.timestamp_ms),
-            **block_transaction(tx, encoding=encoding)}
+            **block_transaction(tx, logs, encoding=encoding)}
 
 
 def signature_info(signature: bytes, height: int, timestamp_ms: int) -> dict:
@@ -234,7 +236,7 @@ def block_header(row: Block) -> dict:
 def block(row: Block, tx_rows: Iterable, *, encoding: str = "json") -> dict:
     """A block with its transactions (`tx_rows`: its stored transactions in order, as `selectors.block_get` gives)."""
     return {**block_header(row), "transactions": [
-        block_transaction(Transaction.decode(bytes(tx.wire)), encoding=encoding) for tx in tx_rows
+        block_transaction(Transaction.decode(bytes(tx.wire)), tx.logs, encoding=encoding) for tx in tx_rows
     ]}
 
 

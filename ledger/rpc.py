@@ -222,10 +222,10 @@ def get_transaction(params: list) -> dict | None:
     signature, config = _positional(params, ("signature",), ("config",))
     encoding = _transaction_encoding(_config(config))
     try:
-        _, tx, block = selectors.transaction_get(present.parse_signature(signature))
+        row, tx, block = selectors.transaction_get(present.parse_signature(signature))
     except NotFound:
         return None
-    return present.camel(present.committed_transaction(tx, block, encoding=encoding))
+    return present.camel(present.committed_transaction(tx, block, row.logs, encoding=encoding))
 
 
 @method("getSignatureStatuses")

@@ -22,6 +22,7 @@ _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header
 _COPY_TRAILER = b"\xff\xff"
 # One binary COPY tuple each: field count, then (length, value) per field, in network byte order.
 _TX_ROW = struct.Struct(">hi64siqiii")  # signature, block_height, position, then the wire's length (wire follows)
+_LENGTH = struct.Struct(">i")  # a field's length (its bytes follow): the logs after the wire
 _INDEX_ROW = struct.Struct(">hi32siqiii")  # address, block_height, position, then the signature's length (it follows)
 _ACCOUNT_ROW = struct.Struct(">hi32si32si")  # address, owner, then the data's length (data, then the height follow)
 _HEIGHT_FIELD = struct.Struct(">iq")
@@ -70,18 +71,22 @@ def _write_rows_postgres(cur, block: Block, upserts: dict[bytes, tuple[bytes, by
     tx_row, index_row = _TX_ROW.pack, _INDEX_ROW.pack
     tx_parts = [_COPY_SIGNATURE]
     index_parts = [_COPY_SIGNATURE]
+    logs = _block_logs(block)
     for position, (tx, keys) in enumerate(zip(block.transactions, block.touched)):
         signature = tx.signatures[0]
         wire = tx.wire
-        tx_parts.append(tx_row(4, 64, signature, 8, height, 4, position, len(wire)))
+        tx_parts.append(tx_row(5, 64, signature, 8, height, 4, position, len(wire)))
         tx_parts.append(wire)
+        text = logs[position].encode()
+        tx_parts.append(_LENGTH.pack(len(text)))
+        tx_parts.append(text)
         for key in keys:
             index_parts.append(index_row(4, 32, key, 8, height, 4, position, 64))
             index_parts.append(signature)
     tx_parts.append(_COPY_TRAILER)
     index_parts.append(_COPY_TRAILER)
     if block.transactions:
-        _copy(cur, "ledger_transaction (signature, block_height, position, wire)", tx_parts)
+        _copy(cur, "ledger_transaction (signature, block_height, position, wire, logs)", tx_parts)
         _copy(cur, "ledger_account_transaction (address, block_height, position, signature)", index_parts)
     if upserts:
         height_field = _HEIGHT_FIELD.pack(8, height)
@@ -107,11 +112,19 @@ def _write_rows_postgres(cur, block: Block, upserts: dict[bytes, tuple[bytes, by
     return None
 
 
+def _block_logs(block: Block) -> list[str]:
+    """Each transaction's log lines as stored: joined with newlines ('' for a block built without them)."""
+    if len(block.logs) != len(block.transactions):
+        return [""] * len(block.transactions)
+    return ["\n".join(lines) for lines in block.logs]
+
+
 def _write_rows_sqlite(cur, block: Block, upserts: dict[bytes, tuple[bytes, bytes]]) -> None:
     height = block.header.height
+    logs = _block_logs(block)
     cur.executemany(
-        "INSERT INTO ledger_transaction (signature, block_height, position, wire) VALUES (%s, %s, %s, %s)",
-        [(tx.signatures[0], height, i, tx.wire) for i, tx in enumerate(block.transactions)],
+        "INSERT INTO ledger_transaction (signature, block_height, position, wire, logs) VALUES (%s, %s, %s, %s, %s)",
+        [(tx.signatures[0], height, i, tx.wire, logs[i]) for i, tx in enumerate(block.transactions)],
     )
     cur.executemany(
         "INSERT INTO ledger_account_transaction (address, block_height, position, signature) VALUES (%s, %s, %s, %s)",
@@ -167,8 +180,8 @@ def load_state(state: LedgerState) -> None:
         state.remember_block(header, block_hash, sigs.get(header.height, ()))
 
 
-def iter_blocks(batch: int = 500) -> Iterator[tuple[BlockHeader, bytes, bytes, list[tuple[bytes, Transaction | bytes]]]]:
-    """Every stored block from genesis up with its stored transactions (signature, decoded tx or raw bytes)."""
+def iter_blocks(batch: int = 500) -> Iterator[tuple[BlockHeader, bytes, bytes, list[tuple[int, bytes, bytes, str]]]]:
+    """Every stored block from genesis up with its stored transactions: (position, signature, wire, logs)."""
     last = -1
     while True:
         with connection.cursor() as cur:
@@ -177,13 +190,13 @@ def iter_blocks(batch: int = 500) -> Iterator[tuple[BlockHeader, bytes, bytes, l
             if not rows:
                 return
             cur.execute(
-                "SELECT block_height, position, signature, wire FROM ledger_transaction"
+                "SELECT block_height, position, signature, wire, logs FROM ledger_transaction"
                 " WHERE block_height > %s AND block_height <= %s ORDER BY block_height, position",
                 [last, rows[-1][0]],
             )
             txs: dict[int, list] = {}
-            for height, position, sig, wire in cur.fetchall():
-                txs.setdefault(height, []).append((position, bytes(sig), bytes(wire)))
+            for height, position, sig, wire, logs in cur.fetchall():
+                txs.setdefault(height, []).append((position, bytes(sig), bytes(wire), logs))
         for row in rows:
             header, block_hash, sig = header_from_row(row)
             yield header, block_hash, sig, txs.get(header.height, [])

@@ -38,6 +38,7 @@ def test_a_transfer_is_shown_decoded_with_its_signers_and_in_both_accounts_histo
     page = client.get(f"/explorer/tx/{signature}/").content.decode()
     assert "committed (success)" in page and "token: transfer" in page and "amount = <code>1500000000</code>" in page
     assert f"/explorer/address/{alice.address}/" in page  # the signer
+    assert "Program token invoke [1]\nProgram token success" in page  # the logs stored with it
     assert f'/explorer/block/{submitted.block_height}/' in page
     block = client.get(f"/explorer/block/{submitted.block_height}/").content.decode()
     assert f"/explorer/tx/{signature}/" in block and "token: transfer" in block

@@ -123,7 +123,8 @@ def test_a_committed_transaction_is_shown_with_decoded_instructions(ledger, clie
     assert body["transaction"]["message"]["fee_payer"] == alice.address
     [ix] = body["transaction"]["message"]["instructions"]
     assert (ix["name"], ix["args"]) == ("transfer", {"amount": "400"})
-    assert body["meta"] == {"err": None, "status": {"Ok": None}}
+    assert body["meta"] == {"err": None, "status": {"Ok": None},
+                            "log_messages": ["Program token invoke [1]", "Program token success"]}
 
 
 def test_an_unknown_transaction_is_404_and_a_malformed_signature_is_400(ledger, client):

@@ -82,7 +82,8 @@ def test_get_transaction_decodes_a_token_transfer(ledger, client):
     got = result(client, "getTransaction", tx.txid)
     block, _ = selectors.block_get(got["slot"])
     assert got["blockTime"] == block.timestamp_ms // 1000
-    assert got["meta"] == {"err": None, "status": {"Ok": None}}
+    assert got["meta"] == {"err": None, "status": {"Ok": None},
+                           "logMessages": ["Program token invoke [1]", "Program token success"]}
     assert got["transaction"]["signatures"] == [tx.txid]
     message = got["transaction"]["message"]
     assert message["feePayer"] == alice.address

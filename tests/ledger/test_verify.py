@@ -125,3 +125,14 @@ def test_a_sequencer_refuses_to_start_on_accounts_that_do_not_match_the_tip(ledg
 
     with pytest.raises(LedgerUnavailable, match="verify_ledger"):
         ledger_node.node().try_lead()
+
+
+def test_every_committed_transaction_has_its_logs_and_altered_logs_are_reported(ledger):
+    build_history()
+    stop_sequencer()
+    rows = list(Transaction.objects.all())
+    assert rows and all(row.logs.startswith("Program ") and row.logs.endswith(" success") for row in rows)
+    row = Transaction.objects.order_by("-block_height").first()
+    Transaction.objects.filter(signature=row.signature).update(logs=row.logs.replace("success", "failed"))
+    with pytest.raises(Problem, match=f"block {row.block_height}, transaction {row.position}.*stored logs differ"):
+        verify_chain()

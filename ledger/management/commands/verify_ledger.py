@@ -25,7 +25,7 @@ class Problem(Exception):
 
 
 def _decode_and_verify(item):
-    position, stored_sig, wire = item
+    position, stored_sig, wire, _ = item
     try:
         tx = Transaction.decode(wire)
         if tx.signature != stored_sig:
@@ -50,7 +50,7 @@ def verify_chain(log=lambda msg: None) -> int:
                 if block_hash != expected_genesis.hash or header != expected_genesis.header or rows:
                     raise Problem("block 0: genesis differs from the configured genesis")
                 continue
-            positions = [p for p, _, _ in rows]
+            positions = [row[0] for row in rows]
             if positions != list(range(len(rows))):
                 raise Problem(f"block {header.height}: transaction positions are not 0..{len(rows) - 1}")
             txs = []
@@ -59,10 +59,16 @@ def verify_chain(log=lambda msg: None) -> int:
                     raise Problem(f"block {header.height}, transaction {position} ({b58(stored_sig)}): {error}")
                 txs.append(tx)
             try:
-                replay_block(state, header, block_hash, signature, txs, config.validator.pubkey, signatures_checked=True)
+                logs = replay_block(state, header, block_hash, signature, txs, config.validator.pubkey,
+                                    signatures_checked=True)
             except ReplayMismatch as exc:
                 where = f"block {exc.height}" + (f", transaction {exc.signature}" if exc.signature else "")
                 raise Problem(f"{where}: {exc}") from None
+            for (position, stored_sig, _, stored_logs), replayed in zip(rows, logs, strict=True):
+                # Logs are not in the block hash; replay must reproduce them (an empty value: none were stored).
+                if stored_logs and stored_logs != "\n".join(replayed):
+                    raise Problem(f"block {header.height}, transaction {position} ({b58(stored_sig)}): "
+                                  "the stored logs differ from what replaying it logs")
             if count % 1000 == 0:
                 log(f"... block {header.height}")
     finally:
