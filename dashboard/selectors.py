@@ -149,13 +149,16 @@ def meter_series(meter: Meter, *, span: str, now: datetime | None = None) -> dic
             "generated_wh": generated, "consumed_wh": consumed}
 
 
-def market_tape(*, limit: int = 20) -> list[dict]:
-    """The latest trades of every zone as `/ws/trades/` sends them (no parties), oldest first: the tape a page
-    starts with before the socket's trades follow."""
+def market_tape(zone: str | None = None, *, limit: int = 20) -> list[dict]:
+    """The latest trades into or out of `zone` (of every zone without one) as `/ws/trades/` sends them (no
+    parties), oldest first: the tape a page starts with before the socket's trades follow."""
     zones = trading_services.zone_indexes()
     tariffs = trading_services.params().tariffs
     out = []
-    for trade in Trade.objects.select_related("buyer_zone", "seller_zone")[:limit]:
+    trades = Trade.objects.select_related("buyer_zone", "seller_zone")
+    if zone is not None:
+        trades = trades.filter(Q(buyer_zone__code=zone) | Q(seller_zone__code=zone))
+    for trade in trades[:limit]:
         distance = abs(zones[trade.buyer_zone.code] - zones[trade.seller_zone.code])
         out.append(streams.trade_as_dict(trade, landed_cost(trade.price, tariffs.between(distance))))
     return out[::-1]

@@ -154,7 +154,7 @@ def _market_page(request: HttpRequest, zone: Zone | None, form: OrderForm) -> Ht
     return render(request, "dashboard/market.html", {
         "zone": zone, "zones": Zone.objects.all(), "form": form, "paused": trading_services.market_paused(),
         "orders": selectors.open_orders(me)[:100], "fills": selectors.with_roles(me, selectors.trades_of(me)[:10]),
-        "tape": selectors.market_tape(), "o": selectors.wallet_summary(me)})
+        "tape": selectors.market_tape(zone.code if zone else None), "o": selectors.wallet_summary(me)})
 
 
 @participant_required

@@ -72,10 +72,11 @@
     renderBook();
   });
 
-  // -- the trade tape: every trade, newest first; the page brings the latest ones, the socket the rest
+  // -- the trade tape: the zone's trades (delivered into it or sent from it), newest first; the page brings the
+  // latest ones, the socket the rest
   const shown = new Set();
   function addTrade(m) {
-    if (shown.has(m.id)) return;
+    if (shown.has(m.id) || (m.buyer_zone !== zone && m.seller_zone !== zone)) return;
     shown.add(m.id);
     const row = document.createElement("tr");
     row.dataset.trade = m.id;

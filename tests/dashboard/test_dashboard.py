@@ -300,6 +300,7 @@ def test_a_buy_fills_against_a_sell_and_both_see_the_trade_with_its_components(t
     tape = client_of(buyer).get("/dashboard/market/").context["tape"]
     assert [(t["id"], t["quantity"], t["price"]) for t in tape] == [(trade.pk, KWH, 4 * THB)]
     assert set(tape[0]) >= {"landed", "created_at"} and not set(tape[0]) & {"buy_order", "ledger_signature"}
+    assert client_of(buyer).get("/dashboard/market/?zone=BKK-N").context["tape"] == []  # another zone's tape
     home = text(client_of(seller).get("/dashboard/"))
     assert f"data-earnings>{(trade.value - trade.fee) / THB:g} THB" in home
     csv = client_of(buyer).get("/api/v1/trading/fills?export=csv")  # the history's CSV link, with the session
