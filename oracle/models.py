@@ -57,7 +57,7 @@ class Reading(models.Model):
     frequency_mhz = models.BigIntegerField(null=True)
     digest = models.BinaryField(max_length=32, unique=True)
     signature = models.BinaryField(max_length=64)
-    received_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     settlement = models.ForeignKey(Settlement, null=True, blank=True, on_delete=models.PROTECT, related_name="readings")
 
