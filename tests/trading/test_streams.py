@@ -390,3 +390,20 @@ def test_a_client_that_is_not_a_browser_connects_with_a_token_and_no_origin(trad
         await ws.disconnect()
 
     run(scenario)
+
+
+def test_events_for_a_network_layer_leave_through_the_sender_thread_in_order(monkeypatch):
+    """With a layer other than the in-memory one (Redis in production), publishing returns at once and the
+    process's sender thread delivers every message in the order it was handed over."""
+    sent = []
+
+    class Recording:
+        async def group_send(self, group, message):
+            sent.append((group, message["n"]))
+
+    monkeypatch.setattr(streams, "get_channel_layer", lambda: Recording())
+    for n in range(200):
+        streams._deliver([("book.BKK-C", {"n": 2 * n}), ("trades", {"n": 2 * n + 1})])
+    streams.flush()
+    assert [n for _, n in sent] == list(range(400))
+    assert sent[0] == ("book.BKK-C", 0) and sent[1] == ("trades", 1)
