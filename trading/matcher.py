@@ -32,6 +32,7 @@ BUSY_RETRY_S = 0.05
 _wake = threading.Event()
 _started = threading.Lock()
 _thread: threading.Thread | None = None
+_client = None  # the Redis client of the kicks (celery mode)
 
 
 def mode() -> str:
@@ -102,9 +103,6 @@ def _redis():
     if _client is None:
         _client = redis.Redis.from_url(settings.REDIS_URL)
     return _client
-
-
-_client = None
 
 
 def clear_queued() -> None:

@@ -195,12 +195,6 @@ class MatchReport:
         return dict(self.__dict__)
 
 
-def _chain_order(order_id: int) -> program.Order | None:
-    address = program.order_address(order_id)
-    raw = ledger_selectors.raw_accounts([address]).get(address)
-    return program.Order.unpack(raw[1]) if raw else None
-
-
 def _close(order: Order, status: str, reason: str) -> None:
     """Refund what is left in `order`'s escrow (if anything) and record the order's end."""
     errors = _close_many([(order, status, reason)])
@@ -331,6 +325,9 @@ def reconcile(report: MatchReport) -> None:
                 buy = Order.objects.select_related("zone").get(pk=buy_id)
                 sell = Order.objects.select_related("zone").get(pk=sell_id)
                 _record_trade(buy, sell, quantity, price, signature, block.height)
+                if any(other.program_id == program.TRADING_PROGRAM_ID and other.data[:1] == bytes((program.IX_CLOSE,))
+                       and other.accounts[2].pubkey == ix.accounts[2].pubkey for other in tx.message.instructions):
+                    _record_closed_buys([(buy, signature)])  # the buy was closed in the same transaction
                 report.recovered += 1
 
 

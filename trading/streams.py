@@ -216,7 +216,7 @@ def _waiting_books(codes: list[str]) -> dict[str, tuple[Levels, Levels]]:
     """The books of auction zones: the orders waiting for the next round, by price level (they may cross)."""
     from trading.services import book
 
-    return {code: (book(code)["bids"], book(code)["asks"]) for code in codes}
+    return {code: (levels["bids"], levels["asks"]) for code in codes for levels in (book(code),)}
 
 
 def _rests(order: Order, now: int) -> list[tuple[str, dict]]:

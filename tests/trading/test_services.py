@@ -143,3 +143,8 @@ def test_a_settlement_whose_rows_were_lost_is_recovered_from_the_ledger(traders,
     trade = Trade.objects.get()
     assert balances(buyer)["GXT"] == trade.effective
     assert set(Order.objects.values_list("status", flat=True)) == {"filled"}
+    for order in Order.objects.all():  # the buy's refund, closed in the lost transaction, was recovered too
+        locked = sum(r.amount for r in EscrowRecord.objects.filter(order=order, kind="lock"))
+        out = sum(r.amount for r in EscrowRecord.objects.filter(order=order).exclude(kind="lock"))
+        chain = selectors.raw_accounts([program.order_address(order.pk)])[program.order_address(order.pk)][1]
+        assert locked - out == program.Order.unpack(chain).escrowed
