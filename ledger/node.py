@@ -759,28 +759,58 @@ class LedgerNode:
             return height
 
     def _submit_remote(self, tx: Transaction, timeout: float) -> int:
+        outcome = self.submit_remote_many([tx], timeout=timeout)[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def submit_remote_many(self, txs: list[Transaction], *, timeout: float = 30.0) -> list:
+        """Hand verified transactions to the sequencer of another process through the pending table and wait for
+        all of them: one insert for the lot, then one poll per round for those still waiting. Each outcome, in
+        order, is the block height or the GridTokenXError that refused the transaction (a transaction already on
+        chain answers with its block)."""
+        outcomes: list = [None] * len(txs)
+        if not txs:
+            return outcomes
         with connection.cursor() as cur:
-            cur.execute(
+            cur.executemany(
                 "INSERT INTO ledger_pending_transaction (signature, wire, received_at, error) VALUES (%s, %s, %s, NULL)"
                 " ON CONFLICT (signature) DO UPDATE SET error = NULL",
-                [tx.signature, tx.wire, _now()],
+                [[tx.signature, tx.wire, _now()] for tx in txs],
             )
+        waiting = {tx.signature: i for i, tx in enumerate(txs)}
         deadline = time.monotonic() + timeout
         delay = 0.001
-        while time.monotonic() < deadline:
+        while waiting and time.monotonic() < deadline:
+            signatures = list(waiting)
+            marks = ", ".join(["%s"] * len(signatures))
             with connection.cursor() as cur:
-                cur.execute("SELECT error FROM ledger_pending_transaction WHERE signature = %s", [tx.signature])
-                row = cur.fetchone()
-            if row is None:
-                height = committed_height(tx.signature)
-                if height is not None:
-                    return height
-            elif row[0] is not None:
-                raise _error_from_json(row[0])
-            self.try_lead()  # if the sequencer's process is gone, this one takes over and orders the pending rows
-            time.sleep(delay)
-            delay = min(delay * 2, WAIT_POLL_MAX_S)
-        raise LedgerUnavailable(f"transaction {tx.txid} was not committed within {timeout:.0f} s; no sequencer answered")
+                cur.execute(f"SELECT signature, error FROM ledger_pending_transaction WHERE signature IN ({marks})",
+                            signatures)
+                pending = {bytes(signature): error for signature, error in cur.fetchall()}
+                gone = [signature for signature in signatures if signature not in pending]
+                heights = {}
+                if gone:
+                    cur.execute("SELECT signature, block_height FROM ledger_transaction WHERE signature IN "
+                                f"({', '.join(['%s'] * len(gone))})", gone)
+                    heights = {bytes(signature): height for signature, height in cur.fetchall()}
+            for signature in signatures:
+                if signature in heights:
+                    outcomes[waiting.pop(signature)] = heights[signature]
+                elif pending.get(signature) is not None:
+                    error = _error_from_json(pending[signature])
+                    if isinstance(error, (DuplicateTransaction, BlockhashNotFound)):
+                        height = committed_height(signature)
+                        error = error if height is None else height
+                    outcomes[waiting.pop(signature)] = error
+            if waiting:
+                self.try_lead()  # if the sequencer's process is gone, this one takes over and orders the pending rows
+                time.sleep(delay)
+                delay = min(delay * 2, WAIT_POLL_MAX_S)
+        for signature, i in waiting.items():
+            outcomes[i] = LedgerUnavailable(f"transaction {b58(signature)} was not committed within {timeout:.0f} s; "
+                                            "no sequencer answered")
+        return outcomes
 
 
 def _now():

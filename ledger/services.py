@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-
-from django.db import connection
 
 from ledger import selectors
 from ledger.chain import LedgerState
@@ -20,7 +17,7 @@ from ledger.errors import (
     MalformedTransaction,
     TransactionFailed,
 )
-from ledger.node import Outcome, node
+from ledger.node import Outcome, committed_height, node
 from ledger.runtime import EMPTY, Clock
 
 
@@ -49,45 +46,49 @@ def transaction_submit(*, wire: bytes, timeout: float = 30.0) -> Submitted:
     return Submitted(b58(signature), height)
 
 
-def transactions_submit_many(wires: list[bytes], *, timeout: float = 30.0, threads: int = 32) -> list:
+def transactions_submit_many(items: list, *, timeout: float = 30.0) -> list:
     """Submit many transactions at once and wait for all; each outcome, in order, is a Submitted or the
     GridTokenXError that refused it. The same guarantees as `transaction_submit` for each one.
 
-    In the sequencer's own process every transaction is handed over together, so they share blocks; elsewhere
-    up to `threads` wait on the pending table at a time."""
-    futures = []
-    for wire in wires:
+    An item is a wire (decoded and verified like any submission) or a Transaction built and signed in this
+    process (handed over as it is). In the sequencer's own process they are handed over together, so they share
+    blocks; elsewhere they go through the pending table in one insert and are waited for with one poll per round.
+    """
+    outcomes: list = [None] * len(items)
+    futures: dict[int, Outcome] = {}
+    remote: dict[int, Transaction] = {}
+    for i, item in enumerate(items):
         try:
-            futures.append(transaction_submit_async(wire=wire))
+            if isinstance(item, Transaction):
+                fut = node().submit_async(item)
+                tx = item
+            else:
+                wire = _wire_bytes(item)
+                fut = node().submit_wire_async(wire)
+                tx = transaction_decode(wire=wire) if fut is None else None
         except GridTokenXError as exc:
-            futures.append(exc)
-    outcomes: list = []
-    for wire, fut in zip(wires, futures, strict=True):
-        if fut is None or isinstance(fut, GridTokenXError):
-            outcomes.append(fut)
+            outcomes[i] = exc
             continue
-        try:
-            outcomes.append(Submitted(b58(bytes(wire[1:65])), fut.result(timeout=timeout)))
-        except DuplicateTransaction:
-            outcomes.append(None)  # committed before: `transaction_submit` answers with its block
-        except FutureTimeout:
-            outcomes.append(LedgerUnavailable(f"transaction was not committed within {timeout:.0f} s"))
-        except GridTokenXError as exc:
-            outcomes.append(exc)
-    retry = [i for i, outcome in enumerate(outcomes) if outcome is None]
-    if retry:
-        def one(i: int):
-            try:
-                return transaction_submit_one(wires[i], timeout)
-            finally:
-                connection.close()  # the pool's threads end with the call
-
-        if len(retry) == 1:
-            outcomes[retry[0]] = transaction_submit_one(wires[retry[0]], timeout)
+        if fut is None:
+            remote[i] = tx
         else:
-            with ThreadPoolExecutor(max_workers=min(threads, len(retry)), thread_name_prefix="submit") as pool:
-                for i, outcome in zip(retry, pool.map(one, retry), strict=True):
-                    outcomes[i] = outcome
+            futures[i] = fut
+    for i, fut in futures.items():
+        # A future that answers belongs to a transaction that decoded: its first signature is its id.
+        signature = item.signature if isinstance(item := items[i], Transaction) else bytes(item[1:65])
+        try:
+            outcomes[i] = Submitted(b58(signature), fut.result(timeout=timeout))
+        except DuplicateTransaction as exc:
+            height = committed_height(signature)  # committed before: answer with its block
+            outcomes[i] = exc if height is None else Submitted(b58(signature), height)
+        except FutureTimeout:
+            outcomes[i] = LedgerUnavailable(f"transaction was not committed within {timeout:.0f} s")
+        except GridTokenXError as exc:
+            outcomes[i] = exc
+    if remote:
+        heights = node().submit_remote_many(list(remote.values()), timeout=timeout)
+        for (i, tx), height in zip(remote.items(), heights, strict=True):
+            outcomes[i] = height if isinstance(height, GridTokenXError) else Submitted(tx.txid, height)
     return outcomes
 
 

@@ -262,7 +262,7 @@ def _finish_submitted(settlement: Settlement, outcome, report: SettleReport) -> 
 
 
 def _submit_all(settlements: list[Settlement], report: SettleReport) -> None:
-    outcomes = ledger_services.transactions_submit_many([bytes(s.wire) for s in settlements], threads=16)
+    outcomes = ledger_services.transactions_submit_many([bytes(s.wire) for s in settlements])
     for settlement, outcome in zip(settlements, outcomes, strict=True):
         _finish_submitted(settlement, outcome, report)
 

@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 
 from gridtokenx.locks import try_lock
@@ -98,66 +98,198 @@ def now_ms() -> int:
 
 def order_place(*, participant: Participant, body, now: int | None = None) -> tuple[Order, bool]:
     """Place a signed order; returns (order, created). Retrying the same signed order returns the same order."""
-    message, signature = from_json(body)
-    if not message.verify(signature):
-        raise SignatureVerificationFailed("the order's signature does not verify with its owner key")
-    if b58(message.owner) != participant.wallet:
-        raise Forbidden("an order must be signed with your own wallet key")
-    digest = message.digest()
-    existing = Order.objects.filter(owner=participant, nonce=message.nonce).first()
-    if existing is not None:
-        if bytes(existing.digest) != digest:
-            raise Conflict(f"nonce {message.nonce} already names a different order of yours")
-        return existing, False
-    if participant.status != Participant.Status.ACTIVE:
-        raise Rejected("user_suspended", "a suspended user cannot trade")
+    (placement,) = orders_place([Placement(participant, body)], now=now)
+    if placement.error is not None:
+        raise placement.error
+    return placement.order, placement.created
+
+
+@dataclass
+class Placement:
+    """One order of a batch given to `orders_place`, and what became of it: `order` and `created`, or `error`."""
+
+    participant: Participant
+    body: dict
+    order: Order | None = None
+    created: bool = False
+    error: GridTokenXError | None = None
+    message: object = None
+    signature: bytes = b""
+    digest: bytes = b""
+
+
+def orders_place(placements: list[Placement], *, now: int | None = None) -> list[Placement]:
+    """Place many signed orders at once, each with the guarantees of `order_place`; a refused order does not
+    affect the others. The batch shares its queries, one database transaction for the new rows, one ledger wait
+    for every escrow lock (each still its own ledger transaction) and one transaction for the escrow records.
+
+    Order per placement: the owner's signature, the owner, a retry of a nonce already used, the user's status, the
+    pause, the zone, the market's rules; then the escrow lock on the ledger, which checks the balance and the
+    rules again. Returns `placements`, each with its outcome filled in."""
+    now = now_ms() if now is None else now
+    first: dict[tuple[int, int], Placement] = {}
+    twins: list[tuple[Placement, Placement]] = []
+    for p in placements:
+        try:
+            p.message, p.signature = from_json(p.body)
+            if not p.message.verify(p.signature):
+                raise SignatureVerificationFailed("the order's signature does not verify with its owner key")
+            if b58(p.message.owner) != p.participant.wallet:
+                raise Forbidden("an order must be signed with your own wallet key")
+        except GridTokenXError as exc:
+            p.error = exc
+            continue
+        p.digest = p.message.digest()
+        name = (p.participant.pk, p.message.nonce)
+        if name in first:
+            twins.append((p, first[name]))  # the same nonce twice in one batch: the later is a retry
+        else:
+            first[name] = p
+    if first:
+        existing = Order.objects.filter(owner_id__in={pk for pk, _ in first}, nonce__in={n for _, n in first})
+        for order in existing.select_related("zone", "owner__user"):
+            if (p := first.pop((order.owner_id, order.nonce), None)) is not None:
+                _answer_retry(p, order)
+    fresh = list(first.values())
+    if fresh:
+        _check_new(fresh, now)
+        fresh = [p for p in fresh if p.error is None]
+    if fresh:
+        _lock_escrows(fresh, now)
+    for p, earlier in twins:
+        if earlier.order is not None:
+            _answer_retry(p, earlier.order)
+        else:
+            p.error = earlier.error
+    return placements
+
+
+def _answer_retry(p: Placement, order: Order) -> None:
+    if bytes(order.digest) != p.digest:
+        p.error = Conflict(f"nonce {p.message.nonce} already names a different order of yours")
+    else:
+        p.order, p.created = order, False
+
+
+def _check_new(fresh: list[Placement], now: int) -> None:
+    """The user's status, the pause, the zone and the market's rules, for orders not placed before."""
     address = program.market_address()
     raw = ledger_selectors.raw_accounts([address]).get(address)
     if raw is None:
         market_initialize()
         raw = ledger_selectors.raw_accounts([address])[address]
-    if program.Market.unpack(raw[1]).paused:
-        raise Rejected("market_paused", "the market is paused by its operator: no new orders")
-    zones = zone_indexes()
-    if message.zone not in zones:
-        raise NotFound(f"no zone {message.zone!r}", field="zone")
-    now = now_ms() if now is None else now
-    probe = EngineOrder(id=0, owner=participant.pk, side=message.side, zone=zones[message.zone],
-                        quantity=message.quantity, price=message.price, kind=message.kind, tif=message.tif,
-                        expires_at=message.expires_at or None, cross_zone=message.cross_zone)
-    try:
-        order_check(probe, now=now, params=params(), zones=len(zones))
-    except OrderRejected as exc:
-        raise Rejected(exc.code, exc.message) from None
-    if message.tif == FOK and message.zone in rounds.auction_zones():
-        raise Rejected("fok_in_auction", f"zone {message.zone} trades by periodic auction, which takes GTC and IOC "
-                                         "orders, not FOK")
-    side = Side.BUY if message.side == BUY else Side.SELL
-    escrow = program.buy_escrow(message.quantity, message.price) if side == Side.BUY else message.quantity
-    with transaction.atomic():
-        order = Order.objects.create(
-            owner=participant, nonce=message.nonce, side=message.side, kind=message.kind, tif=message.tif,
-            cross_zone=message.cross_zone, zone_id=Zone.objects.get(code=message.zone).pk, quantity=message.quantity,
-            price=message.price, remaining=message.quantity, expires_at=probe.expires_at, escrowed=escrow,
-            digest=digest, signature=b58(signature), ledger_signature="",
+    paused = program.Market.unpack(raw[1]).paused
+    zone_rows = list(Zone.objects.order_by("code"))
+    zones = {zone.code: i for i, zone in enumerate(zone_rows)}
+    rules, auction = params(), rounds.auction_zones()
+    for p in fresh:
+        message = p.message
+        try:
+            if p.participant.status != Participant.Status.ACTIVE:
+                raise Rejected("user_suspended", "a suspended user cannot trade")
+            if paused:
+                raise Rejected("market_paused", "the market is paused by its operator: no new orders")
+            if message.zone not in zones:
+                raise NotFound(f"no zone {message.zone!r}", field="zone")
+            probe = EngineOrder(id=0, owner=p.participant.pk, side=message.side, zone=zones[message.zone],
+                                quantity=message.quantity, price=message.price, kind=message.kind, tif=message.tif,
+                                expires_at=message.expires_at or None, cross_zone=message.cross_zone)
+            try:
+                order_check(probe, now=now, params=rules, zones=len(zones))
+            except OrderRejected as exc:
+                raise Rejected(exc.code, exc.message) from None
+            if message.tif == FOK and message.zone in auction:
+                raise Rejected("fok_in_auction", f"zone {message.zone} trades by periodic auction, which takes GTC "
+                                                 "and IOC orders, not FOK")
+        except GridTokenXError as exc:
+            p.error = exc
+            continue
+        side = Side.BUY if message.side == BUY else Side.SELL
+        p.order = Order(
+            owner=p.participant, nonce=message.nonce, side=message.side, kind=message.kind, tif=message.tif,
+            cross_zone=message.cross_zone, zone=zone_rows[zones[message.zone]], quantity=message.quantity,
+            price=message.price, remaining=message.quantity, expires_at=probe.expires_at,
+            escrowed=program.buy_escrow(message.quantity, message.price) if side == Side.BUY else message.quantity,
+            digest=p.digest, signature=b58(p.signature), ledger_signature="",
         )
-    authority = platform_authority()
+        p.order.zone_index = zones[message.zone]
+
+
+def _insert(fresh: list[Placement]) -> list[Placement]:
+    """Insert the new orders' rows (their ids name their ledger accounts); a nonce another process placed
+    meanwhile is answered as a retry. Returns the placements whose rows this call inserted."""
     try:
-        submitted = ledger_services.instructions_submit(instructions=[program.place_ix(
-            owner=message.owner, authority=authority.pubkey, order_id=order.pk, side=side, zone=zones[message.zone],
-            price=message.price, quantity=message.quantity, escrow=escrow, expires_ms=probe.expires_at, digest=digest,
-        )], signers=[authority, unseal(participant.wallet_secret)])
-    except TransactionFailed as exc:
-        Order.objects.filter(pk=order.pk).delete()
-        code = "insufficient_funds" if exc.reason_code == "insufficient_funds" else exc.reason_code
-        raise Rejected(code, f"the order was not placed: {exc.reason}") from None
+        with transaction.atomic():
+            Order.objects.bulk_create([p.order for p in fresh])
+        return fresh
+    except IntegrityError:
+        pass
+    inserted = []
+    for p in fresh:  # one at a time, to tell which nonce was taken
+        try:
+            with transaction.atomic():
+                p.order.save(force_insert=True)
+            inserted.append(p)
+        except IntegrityError:
+            taken = Order.objects.select_related("zone", "owner__user").filter(
+                owner=p.participant, nonce=p.message.nonce).first()
+            p.order = None
+            if taken is None:
+                p.error = Conflict(f"nonce {p.message.nonce} could not be placed; retry")
+            else:
+                _answer_retry(p, taken)
+    return inserted
+
+
+def _lock_escrows(fresh: list[Placement], now: int) -> None:
+    """Insert the orders, lock their escrows on the ledger (one transaction each, submitted together) and record
+    the locks; an order the ledger refuses is deleted again and answered with the ledger's reason."""
+    fresh = _insert(fresh)
+    if not fresh:
+        return
+    authority = platform_authority()
+    blockhash = ledger_selectors.latest_blockhash()
+    txs = []
+    for p in fresh:
+        order, message = p.order, p.message
+        txs.append(Transaction.build(Message(authority.pubkey, blockhash, (program.place_ix(
+            owner=message.owner, authority=authority.pubkey, order_id=order.pk,
+            side=Side.BUY if order.side == BUY else Side.SELL, zone=order.zone_index, price=order.price,
+            quantity=order.quantity, escrow=order.escrowed, expires_ms=order.expires_at, digest=p.digest),)),
+            [authority, custodial_key(p.participant)]))
+    placed, refused = [], []
+    for p, outcome in zip(fresh, ledger_services.transactions_submit_many(txs), strict=True):
+        if isinstance(outcome, TransactionFailed):  # refused for good: nothing was locked
+            refused.append(p.order.pk)
+            p.order, p.error = None, Rejected(outcome.reason_code, f"the order was not placed: {outcome.reason}")
+        elif isinstance(outcome, GridTokenXError):  # the ledger did not answer in time: the row stays for a retry
+            p.order, p.error = None, outcome
+        else:
+            p.order.ledger_signature = outcome.signature
+            p.created = True
+            placed.append(p.order)
     with transaction.atomic():
-        Order.objects.filter(pk=order.pk).update(ledger_signature=submitted.signature)
-        EscrowRecord.objects.create(order=order, kind=EscrowRecord.Kind.LOCK, token="THB" if side == Side.BUY else "GXT",
-                                    amount=escrow, ledger_signature=submitted.signature)
-    order.ledger_signature = submitted.signature
-    streams.publish_after_place(order, now=now)
-    return order, True
+        if refused:
+            Order.objects.filter(pk__in=refused).delete()
+        _update_orders(placed, ["ledger_signature"])
+        EscrowRecord.objects.bulk_create([EscrowRecord(
+            order=order, kind=EscrowRecord.Kind.LOCK, token="THB" if order.side == BUY else "GXT",
+            amount=order.escrowed, ledger_signature=order.ledger_signature) for order in placed])
+    streams.publish_after_place(placed, now=now)
+
+
+_keys: dict[bytes, Keypair] = {}
+
+
+def custodial_key(participant: Participant) -> Keypair:
+    """The participant's wallet key, unsealed once per process (a few hundred of the latest kept)."""
+    sealed = bytes(participant.wallet_secret)
+    key = _keys.get(sealed)
+    if key is None:
+        if len(_keys) >= 512:
+            _keys.pop(next(iter(_keys)))
+        key = _keys[sealed] = unseal(sealed)
+    return key
 
 
 CANCEL_WAIT_S = 15.0

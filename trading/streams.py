@@ -15,8 +15,8 @@ Three kinds of group:
 Where the book comes from:
 
 - after a matcher run, the engine's books as the run left them (`publish_after_match`);
-- after a placement, the order joins its price level if it will rest without trading: a good-till-cancelled
-  limit order that crosses nothing on the published books. An order that crosses is left to the matcher, which
+- after a placement (of one order or a batch), each order joins its price level if it will rest without
+  trading: a good-till-cancelled limit order that crosses nothing on the published books. An order that crosses is left to the matcher, which
   publishes the trade and the book together (`publish_after_place`);
 - after a cancel, which holds the matcher's lock, the books of an engine rebuilt from the open orders, when that
   rebuild trades nothing; otherwise the next matcher run publishes them (`publish_after_cancel`).
@@ -219,46 +219,52 @@ def _waiting_books(codes: list[str]) -> dict[str, tuple[Levels, Levels]]:
     return {code: (levels["bids"], levels["asks"]) for code in codes for levels in (book(code),)}
 
 
-def _rests(order: Order, now: int) -> list[tuple[str, dict]]:
-    """Add a new order to its level if it will rest without trading, judged on the published books under their
-    locks: a sell rests when no bid of its zone pays its landed cost, a buy when no ask it may take (its own
-    zone's, or every zone's for a cross-zone buy) is at or below the ask ceiling of its limit for that pair of
-    zones. An order that crosses, even only an order of its own owner (self-trade prevention) or an expired one,
-    is left to the matcher."""
-    if not (order.status == Order.Status.OPEN and order.kind == LIMIT and order.tif == GTC and order.expires_at > now
-            and order.ledger_signature):
-        return []
+def _rests(orders: list[Order], now: int) -> list[tuple[str, dict]]:
+    """Add each new order to its level if it will rest without trading, judged on the published books under their
+    locks (as the orders before it in `orders` left them): a sell rests when no bid of its zone pays its landed
+    cost, a buy when no ask it may take (its own zone's, or every zone's for a cross-zone buy) is at or below the
+    ask ceiling of its limit for that pair of zones. An order that crosses, even only an order of its own owner
+    (self-trade prevention) or an expired one, is left to the matcher."""
     from trading.rounds import auction_zones
     from trading.services import params, zone_indexes
 
-    if order.zone.code in auction_zones():
-        return []  # the matcher, kicked after every order, publishes an auction zone's book
+    auction = auction_zones()
+    orders = [order for order in orders if order.status == Order.Status.OPEN and order.kind == LIMIT
+              and order.tif == GTC and order.expires_at > now and order.ledger_signature
+              and order.zone.code not in auction]  # the matcher, kicked after every order, publishes those books
+    if not orders:
+        return []
     zones = zone_indexes()
-    home = order.zone.code
     tariffs = params().tariffs
-    sources = list(zones) if order.side == BUY and order.cross_zone else [home]
+    sources = {order.pk: list(zones) if order.side == BUY and order.cross_zone else [order.zone.code]
+               for order in orders}
+    messages, changed = [], set()
     with transaction.atomic():
-        states = _locked_states(sources)
-        if order.side == BUY:
-            for code in sources:
-                asks = states[code].asks
-                tariff = tariffs.between(abs(zones[code] - zones[home]))
-                if asks and min(price for price, _ in asks) <= ask_ceiling(order.price, tariff):
-                    return []
-        else:
-            bids = states[home].bids
-            if bids and order.price <= ask_ceiling(max(price for price, _ in bids), tariffs.between(0)):
-                return []
-        state = states[home]
-        levels = {price: quantity for price, quantity in (state.bids if order.side == BUY else state.asks)}
-        levels[order.price] = levels.get(order.price, 0) + order.remaining
-        if order.side == BUY:
-            state.bids = _sorted_levels(levels, BUY)
-        else:
-            state.asks = _sorted_levels(levels, SELL)
-        state.seq += 1
-        state.save(update_fields=["seq", "bids", "asks", "updated_at"])
-    return [_delta(home, state.seq, order.side, order.price, levels[order.price])]
+        states = _locked_states({code for codes in sources.values() for code in codes})
+        for order in orders:
+            home = order.zone.code
+            if order.side == BUY:
+                if any(states[code].asks and min(price for price, _ in states[code].asks)
+                       <= ask_ceiling(order.price, tariffs.between(abs(zones[code] - zones[home])))
+                       for code in sources[order.pk]):
+                    continue
+            else:
+                bids = states[home].bids
+                if bids and order.price <= ask_ceiling(max(price for price, _ in bids), tariffs.between(0)):
+                    continue
+            state = states[home]
+            levels = {price: quantity for price, quantity in (state.bids if order.side == BUY else state.asks)}
+            levels[order.price] = levels.get(order.price, 0) + order.remaining
+            if order.side == BUY:
+                state.bids = _sorted_levels(levels, BUY)
+            else:
+                state.asks = _sorted_levels(levels, SELL)
+            state.seq += 1
+            changed.add(home)
+            messages.append(_delta(home, state.seq, order.side, order.price, levels[order.price]))
+        for code in sorted(changed):
+            states[code].save(update_fields=["seq", "bids", "asks", "updated_at"])
+    return messages
 
 
 def _rebuilt(now: int) -> tuple[Engine, dict[str, int]] | None:
@@ -305,15 +311,18 @@ def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trad
     _deliver(messages)
 
 
-def publish_after_place(order: Order, *, now: int) -> None:
-    """Publish a new order: to its owner, and on its zone's book if it rests without trading. Never raises."""
+def publish_after_place(orders: list[Order], *, now: int) -> None:
+    """Publish new orders: each to its owner, and on its zone's book if it rests without trading. Never raises."""
     messages: list[tuple[str, dict]] = []
+    if not orders:
+        return
     try:
-        order = Order.objects.select_related("zone").get(pk=order.pk)
-        messages += [_private(order.owner_id, order_as_dict(order))]
-        messages += _rests(order, now)
+        # As stored now: the matcher may have traded an order since its placement.
+        orders = list(Order.objects.filter(pk__in=[order.pk for order in orders]).select_related("zone").order_by("pk"))
+        messages += [_private(order.owner_id, order_as_dict(order)) for order in orders]
+        messages += _rests(orders, now)
     except Exception:
-        log.exception("could not publish the placement of order %s", order.pk)
+        log.exception("could not publish the placement of orders %s", [order.pk for order in orders][:20])
     _deliver(messages)
 
 

@@ -38,7 +38,7 @@ def live_server_url(ledger, monkeypatch):
     The server matches orders in its own thread (TRADING_MATCHER=thread), as the embedded platform does, so its
     websockets publish every trade whichever channel layer is configured."""
     zones_seed()
-    if not settings.DEBUG:  # WhiteNoise then serves STATIC_ROOT only, as in production
+    if not settings.DEBUG:  # ServeStatic then serves STATIC_ROOT only, as in production
         call_command("collectstatic", "--noinput", verbosity=0)
     monkeypatch.setenv("TRADING_MATCHER", "thread")
     # Playwright's synchronous API runs an event loop in this thread; the test's own database calls are
