@@ -164,6 +164,11 @@ if TRADING_MATCHER not in ("thread", "celery", "inline"):
     raise ImproperlyConfigured(f"TRADING_MATCHER must be thread, celery or inline, not {TRADING_MATCHER!r}")
 if TRADING_MATCHER == "celery" and EMBEDDED_REDIS:
     raise ImproperlyConfigured("TRADING_MATCHER=celery needs REDIS_URL (the Celery broker)")
+# How a server places the orders its API receives: `batched` by its order desk's thread, many at a time (the
+# default), or `inline` in the request's own thread (tests). See trading/desk.py.
+TRADING_PLACEMENT = os.environ.get("TRADING_PLACEMENT", "batched")
+if TRADING_PLACEMENT not in ("batched", "inline"):
+    raise ImproperlyConfigured(f"TRADING_PLACEMENT must be batched or inline, not {TRADING_PLACEMENT!r}")
 TRADING_MATCH_EVERY_S = float(os.environ.get("TRADING_MATCH_EVERY_S", "5"))
 # Zones traded by periodic uniform-price auction (trading.rounds) instead of the continuous market, as
 # comma-separated zone codes, and the length of a round in seconds (rounds close on multiples of it).

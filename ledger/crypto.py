@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import base58
+import gmpy2
 import nacl.bindings
 import nacl.exceptions
 import nacl.signing
@@ -110,8 +111,10 @@ def is_on_curve(point: bytes) -> bool:
     yy = y * y % _P
     u = (yy - 1) % _P
     v = (_D * yy + 1) % _P
-    x2 = u * pow(v, _P - 2, _P) % _P
-    return x2 == 0 or pow(x2, (_P - 1) // 2, _P) == 1
+    # u/v is a square exactly when u*v is (they differ by the square v^2); v is never 0, since -1/d is not a
+    # square. GMP's Jacobi symbol answers in about a microsecond, where Euler's criterion (a modular power in
+    # Python) takes a hundred or more.
+    return gmpy2.jacobi(u * v % _P, _P) != -1
 
 
 def _check_seeds(seeds: list[bytes] | tuple[bytes, ...]) -> None:

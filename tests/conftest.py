@@ -32,6 +32,8 @@ def ledger(transactional_db):
 
 @pytest.fixture(autouse=True)
 def _matcher_inline(settings):
-    """Tests see a placed order matched before the API answers; the matcher's other modes have their own tests
-    (tests/trading/test_matcher.py), and live servers started by tests run the embedded default's thread."""
+    """Tests see a placed order matched before the API answers, placed in the request's own thread (which alone
+    sees the test's database transaction); the other modes have their own tests (tests/trading/test_matcher.py),
+    and live servers started by tests run the embedded default: the order desk's thread and the matcher thread."""
     settings.TRADING_MATCHER = "inline"
+    settings.TRADING_PLACEMENT = "inline"

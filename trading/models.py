@@ -1,6 +1,8 @@
 """The exchange's off-ledger tables: orders, trades and escrow movements, mirrored from the trading program's
 accounts and transactions (the ledger is the truth; `trading.services.reconcile` recovers anything missed)."""
 
+import uuid
+
 from django.db import models
 
 from registry.models import Participant, Zone
@@ -104,3 +106,23 @@ class AuctionRound(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["zone", "closes_at"], name="one_round_per_zone_and_close")]
         ordering = ["-closes_at"]
+
+
+class MatcherState(models.Model):
+    """One row: a mark written afresh (at random) by every change to the open orders made under the matcher's
+    lock (a matcher run, a cancel). A matcher process keeps its engine between runs only while the mark is the
+    one its own last run wrote; any other change (another process's run, a cancel, another database) makes it
+    rebuild from the open orders."""
+
+    mark = models.CharField(max_length=32, default="")
+
+    @classmethod
+    def current(cls) -> str:
+        return cls.objects.get_or_create(pk=1)[0].mark
+
+    @classmethod
+    def advance(cls) -> str:
+        """Record a change; returns the new mark. Call holding the matcher's lock."""
+        mark = uuid.uuid4().hex
+        cls.objects.update_or_create(pk=1, defaults={"mark": mark})
+        return mark

@@ -5,12 +5,18 @@ the market's rules, and locks the escrow in a ledger transaction of the trading 
 again). The matcher then runs the pure engine (trading.engine) and settles every trade in its own atomic ledger
 transaction; cancelled, expired and filled orders get what is left in their escrow back.
 
-One matcher at a time (a process-wide lock), whichever process triggers it: the placement itself (event-driven)
-or the schedule. Each run rebuilds the engine from the open orders in id (arrival) order; resting orders never
-cross, so only new arrivals trade. Before it matches, the run reconciles every open order with its ledger
-account: a settlement that committed on the ledger but whose rows were lost (a crash between the two) is
-recovered from the ledger transaction itself, so a trade can be neither lost nor settled twice (the ledger
-refuses to fill more than an order's remaining quantity).
+Placement comes one order at a time (`order_place`) or in batches (`orders_place`, which the API's order desk
+uses: trading.desk); a batch shares its queries, its ledger wait and its database transactions.
+
+One matcher at a time (a named lock), whichever process triggers it: a placement (event-driven) or the schedule.
+The engine takes orders in id (arrival) order; resting orders never cross, so only new arrivals trade. A matcher
+process keeps its engine between runs and takes in only the orders placed since, unless anything else changed
+the open orders (a cancel, another process's run: `MatcherState`), and at least every REBUILD_S it starts again
+from the open orders. Before it does, the run reconciles every open order with its ledger account: a settlement
+that committed on the ledger but whose rows were lost (a crash between the two) is recovered from the ledger
+transaction itself, so a trade can be neither lost nor settled twice (the ledger refuses to fill more than an
+order's remaining quantity). A run that any settlement or refund failed in keeps nothing, so the next one
+reconciles and rebuilds.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Sum
+from django.db.models import Min, Sum
+from django.utils import timezone
 
 from gridtokenx.locks import try_lock
 from ledger import selectors as ledger_selectors
@@ -46,7 +54,7 @@ from trading.events import CANCELLED, EXPIRED, TRADE
 from trading.order_message import from_json
 from trading.orders import BUY, FOK, Order as EngineOrder, OrderRejected, order_check
 from trading.params import MarketParams
-from trading.models import EscrowRecord, Order, Trade
+from trading.models import EscrowRecord, MatcherState, Order, Trade
 from trading.program import Side
 from trading.tariffs import trade_amounts
 
@@ -307,6 +315,7 @@ def order_cancel(*, order: Order, by: Participant | None) -> Order:
         if order.status != Order.Status.OPEN:
             raise Rejected("order_not_open", f"order {order.pk} is {order.status}")
         _close(order, Order.Status.CANCELLED, "requested")
+        MatcherState.advance()  # a matcher that kept its engine rebuilds it without this order
         streams.publish_after_cancel(order, now=now_ms())
     order.refresh_from_db()
     return order
@@ -467,23 +476,65 @@ def _account_at(address: bytes) -> bytes:
     return ledger_selectors.raw_accounts([address])[address][1]
 
 
+@dataclass
+class _Kept:
+    """The matcher's engine as this process's last run left it, with the open orders it took in (auction zones'
+    orders too, which their rounds clear) and the highest order id taken."""
+
+    engine: Engine
+    zones: dict[str, int]
+    rules: MarketParams
+    auction: frozenset
+    orders: dict[int, Order]
+    last_id: int
+    mark: str
+    built: float
+
+
+_kept: _Kept | None = None
+REBUILD_S = 60.0  # a kept engine is rebuilt (and the tables reconciled with the ledger) at least this often
+UNSIGNED_WAIT_MS = 60_000  # how long a placement's ledger lock may hold back the orders placed after it
+
+
+def _arrivals(last_id: int) -> list[Order]:
+    """Open orders above `last_id` whose escrow is locked, in id order, up to the first one still being placed:
+    ids are given before the ledger lock, and the engine takes orders in id order (arrival at the exchange). A
+    placement unsigned for UNSIGNED_WAIT_MS is taken as lost and holds nothing back (a rebuild takes it in if it
+    turns up)."""
+    recent = timezone.now() - timedelta(milliseconds=UNSIGNED_WAIT_MS)
+    newer = Order.objects.filter(pk__gt=last_id, status=Order.Status.OPEN)
+    placing = newer.filter(ledger_signature="", created_at__gte=recent).aggregate(first=Min("pk"))["first"]
+    arrived = newer.exclude(ledger_signature="")
+    if placing is not None:
+        arrived = arrived.filter(pk__lt=placing)
+    return list(arrived.select_related("zone", "owner").order_by("pk"))
+
+
 def run_matcher(*, now: int | None = None) -> MatchReport:
-    """Match open orders and settle every trade on the ledger. Safe to call at any time from anywhere."""
+    """Match open orders and settle every trade on the ledger. Safe to call at any time from anywhere.
+
+    A run keeps its engine for the next run in this process and then only takes in the orders placed since, as
+    long as nothing else changed the open orders meanwhile (MatcherState); otherwise, and every REBUILD_S, it
+    reconciles with the ledger and rebuilds the engine from the open orders in id order."""
+    global _kept
     report = MatchReport()
     with try_lock("trading-matcher") as got:
         if not got:
             report.busy = True
             return report
         market_initialize()
-        reconcile(report)
+        kept, _kept = _kept, None  # whatever happens below, a run that does not finish leaves nothing kept
+        zones, rules, auction = zone_indexes(), params(), rounds.auction_zones()
+        if (kept is None or kept.mark != MatcherState.current() or kept.zones != zones or kept.rules != rules
+                or kept.auction != auction or time.monotonic() - kept.built > REBUILD_S):
+            reconcile(report)
+            kept = _Kept(Engine(max(1, len(zones)), rules), zones, rules, auction, {}, 0, "", time.monotonic())
         now = now_ms() if now is None else now
-        zones = zone_indexes()
-        engine = Engine(max(1, len(zones)), params())
-        orders = {o.pk: o for o in Order.objects.filter(status=Order.Status.OPEN).exclude(ledger_signature="")
-                  .select_related("zone", "owner").order_by("pk")}
+        engine, orders = kept.engine, kept.orders
         events: list[tuple] = []
-        auction = rounds.auction_zones()
-        for order in orders.values():
+        for order in _arrivals(kept.last_id):
+            orders[order.pk] = order
+            kept.last_id = order.pk
             if order.zone.code in auction:  # cleared by its zone's round, never by the continuous engine
                 continue
             try:
@@ -496,7 +547,7 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
                               else (CANCELLED, order.pk, 0, order.side, order.remaining, exc.code))
         events += engine.expire(now)
         events += rounds.clear_rounds({pk: o for pk, o in orders.items() if o.zone.code in auction}, zones, now,
-                                      params())
+                                      rules)
         fee, grid, loss = collectors()
         authority = platform_authority()
         # Trades first, all submitted at once: the engine never gives an order more fills than it has left, and
@@ -544,6 +595,13 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         report.cancelled += sum(1 for _, status, _ in ends if status == Order.Status.CANCELLED)
         streams.publish_after_match(engine, zones, recorded,
                                     [o for fill in settled for o in fill[:2]] + [end[0] for end in ends])
+        if not report.errors:  # a refused settlement or refund: the engine moved on without it, so rebuild
+            for order, _, _ in ends:
+                orders.pop(order.pk, None)
+            for pk in [pk for pk, order in orders.items() if order.status != Order.Status.OPEN]:
+                del orders[pk]
+            kept.mark = MatcherState.advance()
+            _kept = kept
     return report
 
 
