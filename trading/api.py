@@ -3,13 +3,8 @@ quotes, and the operator's pause switch. Orders are signed by the owner's wallet
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import json
-import re
-
-from asgiref.sync import sync_to_async
 
 from django.db.models import Q, Sum
 from django.http import HttpResponse
@@ -17,17 +12,13 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from gridtokenx import api_errors
-
 from ledger.api import _error, _valid
-from ledger.errors import GridTokenXError, InvalidInput, NotFound
+from ledger.errors import InvalidInput, NotFound
 from registry.api import IsOperator, participant_of
-from trading import desk, matcher, services
+from trading import matcher, services
 from trading.models import Order, Trade
-from trading.order_message import from_json
 from trading.serializers import OrderSerializer, TradeSerializer
 
 PAGE = OpenApiParameter("limit", int, description="At most 500; default 100.")
@@ -77,68 +68,6 @@ class OrdersView(APIView):
                 order.refresh_from_db()
         return _placed(order, created)
 
-    @classmethod
-    def as_view(cls, **initkwargs):
-        """The REST framework's view, behind an asynchronous front: a placement with an API token goes to the
-        order desk (trading.desk) and waits there without holding a thread; everything else runs this view."""
-        view = super().as_view(**initkwargs)
-        run_view = sync_to_async(view)
-
-        async def front(request, *args, **kwargs):
-            if request.method == "POST":
-                response = await _desk_place(request)
-                if response is not None:
-                    return response
-            return await run_view(request, *args, **kwargs)
-
-        front.cls, front.initkwargs, front.csrf_exempt = view.cls, view.initkwargs, True
-        return front
-
-
-def _placed(order: Order, created: bool) -> Response:
-    return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
-
-
-_TOKEN = re.compile(r"Token ([0-9a-f]{40})")
-
-
-async def _desk_place(request) -> HttpResponse | None:
-    """Place a token-authenticated JSON order through the desk; None if the request needs the full view."""
-    match = _TOKEN.fullmatch(request.headers.get("authorization", ""))
-    if match is None or request.content_type != "application/json":
-        return None
-    try:
-        body = json.loads(request.body)
-        from_json(body)  # the checks the order gets anyway; a body they refuse gets the serializer's answer
-    except (ValueError, GridTokenXError):
-        return None
-    if desk.batched():
-        future = asyncio.wrap_future(desk.submit(match[1], body))
-    else:
-        future = sync_to_async(desk.place_batch)([(match[1], body)])
-    try:
-        outcome = await future
-        if not desk.batched():
-            outcome = outcome[0]
-    except Exception as exc:  # noqa: BLE001 - answered as the view's exception handler answers it
-        outcome = exc
-    if isinstance(outcome, desk.NotForTheDesk):
-        return None
-    if isinstance(outcome, BaseException):
-        response = api_errors.exception_handler(outcome, {})
-        if response is None:
-            raise outcome
-    else:
-        response = Response(outcome[0], status=status.HTTP_201_CREATED if outcome[1] else status.HTTP_200_OK)
-    return _rendered(response)
-
-
-def _rendered(response: Response) -> Response:
-    response.accepted_renderer = JSONRenderer()
-    response.accepted_media_type = "application/json"
-    response.renderer_context = {}
-    return response.render()
-
     @extend_schema(operation_id="trading_orders_list", tags=["trading"], summary="My orders, newest first",
                    parameters=[OpenApiParameter("status", str, enum=list(Order.Status.values)), PAGE],
                    responses={200: OrderSerializer(many=True)})
@@ -147,6 +76,10 @@ def _rendered(response: Response) -> Response:
         if request.query_params.get("status"):
             orders = orders.filter(status=request.query_params["status"])
         return Response(OrderSerializer(orders.order_by("-pk")[:_limit(request)], many=True).data)
+
+
+def _placed(order: Order, created: bool) -> Response:
+    return Response(OrderSerializer(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 def _order_of(request: Request, order_id: int) -> Order:

@@ -6,11 +6,14 @@ API tokens), the default zones, and every order signed in advance with its owner
 work, not the server's). Sells ask 4.00 to 4.60 THB/kWh and buys bid 4.30 to 5.00 (a same-zone landed cost adds 0.50 THB and 1 %), so about one order in six
 crosses; a tenth of the buys may buy across zones.
 
-Measured: one client per trader posts its orders one after another (`POST /api/v1/trading/orders`) to `servers`
-Daphne processes (two on PostgreSQL, one on SQLite). Each placement verifies the signature, checks the market's
-rules, locks the escrow in a ledger transaction committed durably, and kicks the matcher: a thread of the server
-on the embedded default, a Celery worker (started by the bench) with Redis. Any order refused fails the benchmark.
-Then, untimed, the bench waits until no crossing orders remain and reports the trades the matcher settled.
+Measured: one client per trader (aiohttp, one keep-alive connection each) posts its orders one after another
+(`POST /api/v1/trading/orders`) to `servers` Daphne processes (one by default: on a 2-core machine a second server
+only adds a process competing for the cores, and hands its ledger transactions to the first through the pending
+table). Each placement verifies the signature, checks the market's rules, locks the escrow in a ledger
+transaction committed durably, and kicks the matcher: a thread of the server on the embedded default, a Celery
+worker (started by the bench) with Redis. The server's order desk places whatever orders are waiting together
+(trading.desk). Any order refused fails the benchmark. Then, untimed, the bench waits until no crossing orders
+remain and reports the trades the matcher settled.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from contextlib import contextmanager
 
 import aiohttp
 from django.conf import settings
-from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from ledger import node as ledger_node
@@ -127,7 +129,7 @@ def _crossing_left(owners: list) -> bool:
 
 
 def bench_orders(*, log, count: int = 10000, traders: int = 16, servers: int | None = None, seed: int = 2026) -> dict:
-    servers = servers or (1 if connection.vendor == "sqlite" else 2)
+    servers = servers or 1
     if min(count, traders, servers) < 1:
         raise BenchFailed("count, traders and servers must be at least 1")
     zones_seed()

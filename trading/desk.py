@@ -1,34 +1,48 @@
 """The order desk: how a server places the orders its API receives, many at a time.
 
-`POST /api/v1/trading/orders` with an API token does not hold one of the server's threads while its order is
-verified, locked on the ledger and recorded. The request hands the order to this process's desk and waits
-asynchronously; the desk's thread takes every order waiting, places them together (`services.orders_place`: one
-query per step, one ledger wait, one transaction for their rows), kicks the matcher once, and answers each request
-with its own outcome. A batch is whatever arrived while the previous one was being placed, so under load batches
-grow and the cost per order falls; a lone order is placed at once.
+`POST /api/v1/trading/orders` with an API token and a JSON body is taken at the door of the server's ASGI
+application (`OrderDoor`), before Django's request handling: the order is parsed, handed to this process's desk
+and waited for asynchronously, holding no thread. The desk's thread takes every order waiting, places them
+together (`services.orders_place`: one query per step, one ledger wait, one transaction for their rows), kicks
+the matcher once, and answers each request with its own outcome. A batch is whatever arrived while the previous
+one was being placed, so under load batches grow and the cost per order falls; a lone order is placed at once.
+
+Every other request, and any order the door does not take (a session login, form data, a body its parse
+refuses, an unknown token, a host Django would refuse, a plain-HTTP request Django would redirect), goes to Django
+and the REST framework's view unchanged, with its body replayed. The door's answers carry the same body and
+security headers as the view's: the headers are those Django's own security and frame-options middleware give.
 
 `TRADING_PLACEMENT` says where a batch runs:
 
 - `batched` (the default): the desk's own thread, with its own database connection, kept between batches.
 - `inline`: the request's own thread, one order per batch (tests, whose database transaction only that thread sees).
-
-Requests that do not take this path (a session login, form data, a body the fast parse refuses, an unknown token)
-go through the REST framework view unchanged, so every answer except a placement's is the same either way.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+import re
 import threading
 from collections import deque
 from concurrent.futures import Future
+from functools import cache
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.http.request import split_domain_port, validate_host
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.security import SecurityMiddleware
 from rest_framework.authtoken.models import Token
+from rest_framework.renderers import JSONRenderer
 
+from gridtokenx import api_errors
 from ledger.errors import GridTokenXError
 from trading import matcher, services
+from trading.order_message import from_json
 from trading.serializers import OrderSerializer
 
 log = logging.getLogger(__name__)
@@ -138,3 +152,133 @@ def submit(key: str, body: dict) -> Future:
 
 def batched() -> bool:
     return settings.TRADING_PLACEMENT == "batched"
+
+
+async def place(key: str, body: dict):
+    """Place one order through the desk (`TRADING_PLACEMENT`) and wait for it; returns what `place_batch` gives
+    for it, or the exception that failed its batch."""
+    try:
+        if batched():
+            return await asyncio.wrap_future(submit(key, body))
+        return (await sync_to_async(place_batch)([(key, body)]))[0]
+    except Exception as exc:  # noqa: BLE001 - answered as the API's exception handler answers it
+        return exc
+
+
+# -- the door -------------------------------------------------------------------------------------------------
+
+PATH = "/api/v1/trading/orders"
+_TOKEN = re.compile(rb"Token ([0-9a-f]{40})")
+
+
+class OrderDoor:
+    """ASGI middleware in front of Django: takes token-authenticated JSON placements to the desk (see the module
+    docstring) and passes everything else on to `app`."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+            return await self.app(scope, receive, send)
+        headers = dict(scope["headers"])
+        token = _TOKEN.fullmatch(headers.get(b"authorization", b""))
+        secure = _secure(scope, headers)
+        if (token is None or headers.get(b"content-type", b"").split(b";")[0].strip() != b"application/json"
+                or not _host_allowed(headers) or (settings.SECURE_SSL_REDIRECT and not secure)):
+            return await self.app(scope, receive, send)
+        body, complete = await _read(receive)
+        replay = _replaying(body, complete, receive)
+        if not complete:  # larger than Django takes: Django answers it
+            return await self.app(scope, replay, send)
+        try:
+            order = json.loads(body)
+            from_json(order)  # a body this refuses gets the view's answer (the serializer's, or the same error)
+        except (ValueError, GridTokenXError):
+            return await self.app(scope, replay, send)
+        outcome = await place(token[1].decode(), order)
+        if isinstance(outcome, NotForTheDesk):
+            return await self.app(scope, replay, send)
+        if isinstance(outcome, BaseException):
+            response = api_errors.exception_handler(outcome, {})
+            if response is None:
+                log.error("placing an order failed", exc_info=outcome)
+                status, data, extra = 500, {"error": {"code": "server_error", "message": "internal error"}}, []
+            else:
+                status, data, extra = response.status_code, response.data, list(response.items())
+        else:
+            data, created = outcome
+            status, extra = (201 if created else 200), []
+        content = JSONRenderer().render(data)
+        await send({"type": "http.response.start", "status": status, "headers": _headers(secure) + [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra] + [
+            (b"content-length", str(len(content)).encode())]})
+        await send({"type": "http.response.body", "body": content})
+
+
+async def _read(receive) -> tuple[bytes, bool]:
+    """The request body, if it is within DATA_UPLOAD_MAX_MEMORY_SIZE; (what was read, False) if not."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if not message.get("more_body", False):
+            return b"".join(chunks), limit is None or size <= limit
+        if limit is not None and size > limit:
+            return b"".join(chunks), False
+
+
+def _replaying(body: bytes, complete: bool, receive):
+    """A `receive` that gives `body` again first (then the rest of the request, if any was left unread)."""
+    given = False
+
+    async def replay():
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return replay
+
+
+def _secure(scope, headers: dict) -> bool:
+    if scope.get("scheme") == "https":
+        return True
+    proxy = settings.SECURE_PROXY_SSL_HEADER
+    if proxy:
+        name, value = proxy
+        header = name.removeprefix("HTTP_").replace("_", "-").lower().encode("latin-1")
+        return headers.get(header, b"").split(b",")[0].strip() == value.encode("latin-1")
+    return False
+
+
+def _host_allowed(headers: dict) -> bool:
+    host = headers.get(b"host", b"").decode("latin-1")
+    domain, _ = split_domain_port(host)
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return bool(domain) and validate_host(domain, allowed)
+
+
+@cache
+def _headers(secure: bool) -> list[tuple[bytes, bytes]]:
+    """The headers Django's security and frame-options middleware put on a JSON answer, and the REST framework's
+    Vary and Allow, worked out by those middleware themselves (once per process and scheme)."""
+    response = HttpResponse(content_type="application/json")
+    request = HttpRequest()
+    request.is_secure = lambda: secure
+    for middleware in (SecurityMiddleware, XFrameOptionsMiddleware):
+        response = middleware(lambda r: response).process_response(request, response)
+    from trading.api import OrdersView
+
+    response["Vary"] = "Accept"
+    view = OrdersView()
+    view.setup(request)  # which adds HEAD, as for a request
+    response["Allow"] = ", ".join(view.allowed_methods)
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.items()]

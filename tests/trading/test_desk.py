@@ -1,9 +1,12 @@
 """The order desk (trading.desk): orders placed many at a time, each with its own answer, and the API's
 asynchronous front that sends token-authenticated placements to it."""
 
+import json
 from concurrent.futures import wait
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.testing import HttpCommunicator
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -65,37 +68,81 @@ def test_the_desk_thread_places_concurrent_orders_in_batches(traders, settings):
 
 
 @pytest.fixture
-def api(traders):  # noqa: F811
-    seller, buyer = traders
+def door():
+    from django.core.asgi import get_asgi_application
+
+    return desk.OrderDoor(get_asgi_application())
+
+
+def call(app, body, *, key=None, session=None, content_type=b"application/json", method="POST", path=URL,
+         host=b"testserver", extra=()):
+    """One request through the ASGI application, as a server hands it over; returns (status, headers, body)."""
+    headers = [(b"host", host), (b"content-type", content_type), *extra]
+    if key:
+        headers.append((b"authorization", f"Token {key}".encode()))
+    if session:
+        headers.append((b"cookie", f"sessionid={session}".encode()))
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers.append((b"content-length", str(len(payload)).encode()))
+    communicator = HttpCommunicator(app, method, path, body=payload, headers=headers)
+    response = async_to_sync(communicator.get_response)(timeout=60)
+    return response["status"], dict(response["headers"]), response["body"]
+
+
+def test_a_placement_through_the_door_answers_as_the_view_does(traders, door):  # noqa: F811
+    seller, _ = traders
+    body = signed(seller, 1, "sell", KWH, 4 * THB)
+    status, headers, content = call(door, body, key=key_of(seller))
+    assert status == 201, content
+    placed = json.loads(content)
+    assert placed["status"] == "open" and placed["owner"] == "seller" and placed["ledger_signature"]
+    # The retry, through the door and through the REST framework's own view (which Django's stack answers).
+    again = call(door, body, key=key_of(seller))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key_of(seller)}")
-    return client, seller
-
-
-def test_a_placement_through_the_desk_answers_as_the_view_does(api):
-    client, seller = api
-    body = signed(seller, 1, "sell", KWH, 4 * THB)
-    first = client.post(URL, body, format="json")
-    assert first.status_code == 201, first.content
-    again = client.post(URL, body, format="json")
-    assert again.status_code == 200 and again.json() == first.json()
-    # The same order through the REST framework's own path (a session login) reads the same.
-    session = APIClient()
-    session.force_authenticate(seller.user)
-    assert session.get(f"{URL}/{first.json()['id']}").json() == first.json()
-    refused = client.post(URL, signed(seller, 2, "sell", 1000 * KWH, 4 * THB), format="json")
-    assert refused.status_code == 422 and refused.json()["error"]["code"] == "insufficient_funds"
-
-
-def test_requests_the_desk_does_not_take_get_the_views_answers(api):
-    client, seller = api
-    body = signed(seller, 1, "sell", KWH, 4 * THB)
-    unknown = APIClient()
-    unknown.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
-    assert unknown.post(URL, body, format="json").status_code == 401
-    coerced = dict(body, nonce="1")  # the serializer accepts a numeric string; the desk's parse does not
-    response = client.post(URL, coerced, format="json")
-    assert response.status_code == 201 and response.json()["nonce"] == 1
-    bad = client.post(URL, dict(body, quantity=-1), format="json")
-    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_order"
+    view = client.post(URL, body, format="json")
+    assert again[0] == view.status_code == 200
+    assert json.loads(again[2]) == view.json() == placed
+    for name in ("content-type", "x-content-type-options", "referrer-policy", "cross-origin-opener-policy",
+                 "x-frame-options", "vary", "allow"):
+        assert again[1].get(name.encode()) == (view.headers[name].encode() if name in view.headers else None), name
+    refused = call(door, signed(seller, 2, "sell", 1000 * KWH, 4 * THB), key=key_of(seller))
+    assert refused[0] == 422 and json.loads(refused[2])["error"]["code"] == "insufficient_funds"
     assert Order.objects.count() == 1
+
+
+def test_requests_the_door_does_not_take_get_the_views_answers(traders, door, settings):  # noqa: F811
+    seller, _ = traders
+    body = signed(seller, 1, "sell", KWH, 4 * THB)
+    assert call(door, body, key="0" * 40)[0] == 401  # unknown token: the view's authentication answers
+    assert call(door, body)[0] == 401  # no credentials at all
+    coerced = dict(body, nonce="1")  # the serializer accepts a numeric string; the door's parse does not
+    status, _, content = call(door, coerced, key=key_of(seller))
+    assert status == 201 and json.loads(content)["nonce"] == 1, content
+    status, _, content = call(door, dict(body, quantity=-1), key=key_of(seller))
+    assert status == 400 and json.loads(content)["error"]["code"] == "invalid_order"
+    assert call(door, b"{not json", key=key_of(seller))[0] == 400
+    assert call(door, b"nonce=2", key=key_of(seller), content_type=b"application/x-www-form-urlencoded")[0] == 400
+    assert call(door, body, key=key_of(seller), host=b"elsewhere.example")[0] == 400  # Django refuses the host
+    status, _, content = call(door, b"", key=key_of(seller), method="GET")
+    assert status == 200 and [o["nonce"] for o in json.loads(content)] == [1], content
+    assert Order.objects.count() == 1
+
+
+def test_behind_https_the_door_answers_with_django_s_security_headers(traders, settings):  # noqa: F811
+    from django.core.asgi import get_asgi_application
+
+    seller, _ = traders
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    desk._headers.cache_clear()
+    try:
+        door = desk.OrderDoor(get_asgi_application())
+        body = signed(seller, 1, "sell", KWH, 4 * THB)
+        assert call(door, body, key=key_of(seller))[0] == 301  # plain HTTP: left to Django, which redirects
+        assert not Order.objects.exists()
+        status, headers, _ = call(door, body, key=key_of(seller), extra=[(b"x-forwarded-proto", b"https")])
+        assert status == 201 and headers[b"strict-transport-security"] == b"max-age=3600"
+    finally:
+        desk._headers.cache_clear()
