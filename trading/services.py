@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Sum
@@ -280,10 +281,16 @@ def _lock_escrows(fresh: list[Placement], now: int) -> None:
         if refused:
             Order.objects.filter(pk__in=refused).delete()
         _update_orders(placed, ["ledger_signature"])
-        EscrowRecord.objects.bulk_create([EscrowRecord(
+        _insert_escrow([EscrowRecord(
             order=order, kind=EscrowRecord.Kind.LOCK, token="THB" if order.side == BUY else "GXT",
             amount=order.escrowed, ledger_signature=order.ledger_signature) for order in placed])
     streams.publish_after_place(placed, now=now)
+
+
+@lru_cache(maxsize=4096)
+def wallet_address(wallet: str) -> bytes:
+    """A participant's stored wallet address as bytes (decoded once per process: settlements name it often)."""
+    return parse_address(wallet)
 
 
 _keys: dict[bytes, Keypair] = {}
@@ -354,7 +361,7 @@ def _close_many(ends: list[tuple[Order, str, str]]) -> list[GridTokenXError]:
         state = chain.get(address)
         needs_tx = state is not None and state.status in (program.OrderStatus.OPEN, program.OrderStatus.FILLED)
         wire = Transaction.build(Message(authority.pubkey, blockhash, (program.close_ix(
-            signer=authority.pubkey, order_id=order.pk, owner=parse_address(order.owner.wallet),
+            signer=authority.pubkey, order_id=order.pk, owner=wallet_address(order.owner.wallet),
             side=Side.BUY if order.side == BUY else Side.SELL),)), [authority]).wire if needs_tx else None
         pending.append((order, status, reason, state.escrowed if state else 0, wire))
     outcomes = iter(ledger_services.transactions_submit_many([wire for *_, wire in pending if wire is not None]))
@@ -407,7 +414,7 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]],
         Trade.objects.bulk_create(trades, batch_size=500)
         for record in releases:
             record.trade_id = record.trade.pk
-        EscrowRecord.objects.bulk_create(releases, batch_size=500)
+        _insert_escrow(releases)
         _update_orders(list(touched.values()), ["remaining", "status"])
     return trades
 
@@ -422,6 +429,22 @@ def _update_orders(orders: list[Order], fields: list[str]) -> None:
     with connection.cursor() as cur:
         cur.executemany(f"UPDATE {quote(Order._meta.db_table)} SET {columns} WHERE {quote('id')} = %s",
                         [[getattr(order, name) for name in fields] + [order.pk] for order in orders])
+
+
+def _insert_escrow(records: list[EscrowRecord]) -> None:
+    """Insert escrow records with one statement executed for every row (their ids are not needed back): Django's
+    bulk_create prepares every value through the field machinery, which costs more than the database's work."""
+    if not records:
+        return
+    quote = connection.ops.quote_name
+    names = ["order", "kind", "token", "amount", "trade", "ledger_signature", "created_at"]
+    fields = [EscrowRecord._meta.get_field(name) for name in names]
+    created = fields[-1].get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cur:
+        cur.executemany(
+            f"INSERT INTO {quote(EscrowRecord._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))})",
+            [[r.order_id, r.kind, r.token, r.amount, r.trade_id, r.ledger_signature, created] for r in records])
 
 
 def _record_closed_buys(closed: list[tuple[Order, str]]) -> None:
@@ -441,7 +464,7 @@ def _record_closed_buys(closed: list[tuple[Order, str]]) -> None:
                 refunds.append(EscrowRecord(order=order, kind=EscrowRecord.Kind.REFUND, token="THB", amount=refund,
                                             ledger_signature=signature))
         _update_orders([o for o, _ in closed], ["refunded", "closed"])
-        EscrowRecord.objects.bulk_create(refunds, batch_size=500)
+        _insert_escrow(refunds)
 
 
 def reconcile(report: MatchReport) -> None:
@@ -559,10 +582,10 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         closing = {e[3] for e in trades if fills_per_buy[e[3]] == 1 and e[9] == orders[e[3]].remaining}
         blockhash = ledger_selectors.latest_blockhash()
         txs = [Transaction.build(Message(authority.pubkey, blockhash, (program.settle_ix(
-            authority=authority.pubkey, buy_id=e[3], buyer=parse_address(orders[e[3]].owner.wallet), sell_id=e[4],
-            seller=parse_address(orders[e[4]].owner.wallet), quantity=e[9], price=e[12], fee_owner=fee,
+            authority=authority.pubkey, buy_id=e[3], buyer=wallet_address(orders[e[3]].owner.wallet), sell_id=e[4],
+            seller=wallet_address(orders[e[4]].owner.wallet), quantity=e[9], price=e[12], fee_owner=fee,
             grid_owner=grid, loss_owner=loss),) + ((program.close_ix(
-                signer=authority.pubkey, order_id=e[3], owner=parse_address(orders[e[3]].owner.wallet),
+                signer=authority.pubkey, order_id=e[3], owner=wallet_address(orders[e[3]].owner.wallet),
                 side=Side.BUY),) if e[3] in closing else ())), [authority]) for e in trades]
         outcomes = ledger_services.transactions_submit_many([tx.wire for tx in txs])
         settled, closed = [], []
