@@ -125,6 +125,7 @@ class Placement:
     message: object = None
     signature: bytes = b""
     digest: bytes = b""
+    zone_index: int = 0
 
 
 def orders_place(placements: list[Placement], *, now: int | None = None) -> list[Placement]:
@@ -221,7 +222,7 @@ def _check_new(fresh: list[Placement], now: int) -> None:
             escrowed=program.buy_escrow(message.quantity, message.price) if side == Side.BUY else message.quantity,
             digest=p.digest, signature=b58(p.signature), ledger_signature="",
         )
-        p.order.zone_index = zones[message.zone]
+        p.zone_index = zones[message.zone]
 
 
 def _insert(fresh: list[Placement]) -> list[Placement]:
@@ -263,7 +264,7 @@ def _lock_escrows(fresh: list[Placement], now: int) -> None:
         order, message = p.order, p.message
         txs.append(Transaction.build(Message(authority.pubkey, blockhash, (program.place_ix(
             owner=message.owner, authority=authority.pubkey, order_id=order.pk,
-            side=Side.BUY if order.side == BUY else Side.SELL, zone=order.zone_index, price=order.price,
+            side=Side.BUY if order.side == BUY else Side.SELL, zone=p.zone_index, price=order.price,
             quantity=order.quantity, escrow=order.escrowed, expires_ms=order.expires_at, digest=p.digest),)),
             [authority, custodial_key(p.participant)]))
     placed, refused = [], []
@@ -293,18 +294,14 @@ def wallet_address(wallet: str) -> bytes:
     return parse_address(wallet)
 
 
-_keys: dict[bytes, Keypair] = {}
-
-
 def custodial_key(participant: Participant) -> Keypair:
-    """The participant's wallet key, unsealed once per process (a few hundred of the latest kept)."""
-    sealed = bytes(participant.wallet_secret)
-    key = _keys.get(sealed)
-    if key is None:
-        if len(_keys) >= 512:
-            _keys.pop(next(iter(_keys)))
-        key = _keys[sealed] = unseal(sealed)
-    return key
+    """The participant's wallet key, unsealed once per process (the 512 most recently used are kept)."""
+    return _unsealed(bytes(participant.wallet_secret))
+
+
+@lru_cache(maxsize=512)
+def _unsealed(sealed: bytes) -> Keypair:
+    return unseal(sealed)
 
 
 CANCEL_WAIT_S = 15.0
@@ -360,16 +357,16 @@ def _close_many(ends: list[tuple[Order, str, str]]) -> list[GridTokenXError]:
     for (order, status, reason), address in zip(ends, addresses, strict=True):
         state = chain.get(address)
         needs_tx = state is not None and state.status in (program.OrderStatus.OPEN, program.OrderStatus.FILLED)
-        wire = Transaction.build(Message(authority.pubkey, blockhash, (program.close_ix(
+        tx = Transaction.build(Message(authority.pubkey, blockhash, (program.close_ix(
             signer=authority.pubkey, order_id=order.pk, owner=wallet_address(order.owner.wallet),
-            side=Side.BUY if order.side == BUY else Side.SELL),)), [authority]).wire if needs_tx else None
-        pending.append((order, status, reason, state.escrowed if state else 0, wire))
-    outcomes = iter(ledger_services.transactions_submit_many([wire for *_, wire in pending if wire is not None]))
+            side=Side.BUY if order.side == BUY else Side.SELL),)), [authority]) if needs_tx else None
+        pending.append((order, status, reason, state.escrowed if state else 0, tx))
+    outcomes = iter(ledger_services.transactions_submit_many([tx for *_, tx in pending if tx is not None]))
     errors = []
     with transaction.atomic():
-        for order, status, reason, refund, wire in pending:
+        for order, status, reason, refund, tx in pending:
             signature = ""
-            if wire is not None:
+            if tx is not None:
                 outcome = next(outcomes)
                 if isinstance(outcome, GridTokenXError):
                     errors.append(outcome)
@@ -587,7 +584,7 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
             grid_owner=grid, loss_owner=loss),) + ((program.close_ix(
                 signer=authority.pubkey, order_id=e[3], owner=wallet_address(orders[e[3]].owner.wallet),
                 side=Side.BUY),) if e[3] in closing else ())), [authority]) for e in trades]
-        outcomes = ledger_services.transactions_submit_many([tx.wire for tx in txs])
+        outcomes = ledger_services.transactions_submit_many(txs)
         settled, closed = [], []
         for e, outcome in zip(trades, outcomes, strict=True):
             if isinstance(outcome, GridTokenXError):  # refused: the next run starts from the reconciled state
