@@ -124,5 +124,7 @@ class MatcherState(models.Model):
     def advance(cls) -> str:
         """Record a change; returns the new mark. Call holding the matcher's lock."""
         mark = uuid.uuid4().hex
-        cls.objects.update_or_create(pk=1, defaults={"mark": mark})
+        if not cls.objects.filter(pk=1).update(mark=mark):
+            cls.objects.get_or_create(pk=1, defaults={"mark": mark})
+            cls.objects.filter(pk=1).update(mark=mark)  # whoever created the row, this change has the last word
         return mark

@@ -28,7 +28,7 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Min, Sum
+from django.db.models import Sum
 from django.utils import timezone
 
 from gridtokenx.locks import try_lock
@@ -509,6 +509,11 @@ class _Kept:
     last_id: int
     mark: str
     built: float
+    waiting: dict[int, Order] = field(default_factory=dict)  # the orders of auction zones, also in `orders`
+
+    def drop(self, pk: int) -> None:
+        self.orders.pop(pk, None)
+        self.waiting.pop(pk, None)
 
 
 _kept: _Kept | None = None
@@ -522,12 +527,14 @@ def _arrivals(last_id: int) -> list[Order]:
     placement unsigned for UNSIGNED_WAIT_MS is taken as lost and holds nothing back (a rebuild takes it in if it
     turns up)."""
     recent = timezone.now() - timedelta(milliseconds=UNSIGNED_WAIT_MS)
-    newer = Order.objects.filter(pk__gt=last_id, status=Order.Status.OPEN)
-    placing = newer.filter(ledger_signature="", created_at__gte=recent).aggregate(first=Min("pk"))["first"]
-    arrived = newer.exclude(ledger_signature="")
-    if placing is not None:
-        arrived = arrived.filter(pk__lt=placing)
-    return list(arrived.select_related("zone", "owner").order_by("pk"))
+    arrived = []
+    for order in (Order.objects.filter(pk__gt=last_id, status=Order.Status.OPEN).select_related("zone", "owner")
+                  .order_by("pk")):
+        if order.ledger_signature:
+            arrived.append(order)
+        elif order.created_at >= recent:
+            break  # still being placed: it and every later order wait for the next run
+    return arrived
 
 
 def run_matcher(*, now: int | None = None) -> MatchReport:
@@ -545,17 +552,20 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         market_initialize()
         kept, _kept = _kept, None  # whatever happens below, a run that does not finish leaves nothing kept
         zones, rules, auction = zone_indexes(), params(), rounds.auction_zones()
-        if (kept is None or kept.mark != MatcherState.current() or kept.zones != zones or kept.rules != rules
-                or kept.auction != auction or time.monotonic() - kept.built > REBUILD_S):
+        rebuilt = (kept is None or kept.mark != MatcherState.current() or kept.zones != zones or kept.rules != rules
+                   or kept.auction != auction or time.monotonic() - kept.built > REBUILD_S)
+        if rebuilt:
             reconcile(report)
             kept = _Kept(Engine(max(1, len(zones)), rules), zones, rules, auction, {}, 0, "", time.monotonic())
         now = now_ms() if now is None else now
         engine, orders = kept.engine, kept.orders
         events: list[tuple] = []
-        for order in _arrivals(kept.last_id):
+        arrivals = _arrivals(kept.last_id)
+        for order in arrivals:
             orders[order.pk] = order
             kept.last_id = order.pk
             if order.zone.code in auction:  # cleared by its zone's round, never by the continuous engine
+                kept.waiting[order.pk] = order
                 continue
             try:
                 events += engine.submit(EngineOrder(
@@ -566,8 +576,8 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
                 events.append((EXPIRED, order.pk, 0, order.side, order.remaining) if exc.code == "already_expired"
                               else (CANCELLED, order.pk, 0, order.side, order.remaining, exc.code))
         events += engine.expire(now)
-        events += rounds.clear_rounds({pk: o for pk, o in orders.items() if o.zone.code in auction}, zones, now,
-                                      rules)
+        if kept.waiting:
+            events += rounds.clear_rounds(kept.waiting, zones, now, rules)
         fee, grid, loss = collectors()
         authority = platform_authority()
         # Trades first, all submitted at once: the engine never gives an order more fills than it has left, and
@@ -598,12 +608,15 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         report.trades += len(settled)
         # Then the ends of orders: cancelled (IOC and FOK remainders, self-trade, dust) and expired ones, and
         # filled buys, which keep their price improvement in escrow until closed.
-        ends, seen = [], set()
+        ending = {}
         for event in events:
-            if event[0] in (CANCELLED, EXPIRED) and event[1] not in seen:
-                seen.add(event[1])
-                order = orders[event[1]]
-                order.refresh_from_db()
+            if event[0] in (CANCELLED, EXPIRED):
+                ending.setdefault(event[1], event)
+        ends = []
+        if ending:
+            stored = Order.objects.select_related("zone", "owner").in_bulk(list(ending))
+            for pk, event in ending.items():
+                order = stored[pk]
                 if order.status == Order.Status.OPEN:
                     ends.append((order, Order.Status.EXPIRED if event[0] == EXPIRED else Order.Status.CANCELLED,
                                  "" if event[0] == EXPIRED else event[5]))
@@ -613,14 +626,16 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
             report.errors.append(f"close: {error.message}")
         report.expired += sum(1 for _, status, _ in ends if status == Order.Status.EXPIRED)
         report.cancelled += sum(1 for _, status, _ in ends if status == Order.Status.CANCELLED)
-        streams.publish_after_match(engine, zones, recorded,
-                                    [o for fill in settled for o in fill[:2]] + [end[0] for end in ends])
+        filled = [o for fill in settled for o in fill[:2]]
+        # The books that may have changed: every zone after a rebuild, else the zones of the orders this run took
+        # in, traded or ended (a kept engine's other books are as the last run published them).
+        touched = set(zones) if rebuilt else {o.zone.code for o in [*arrivals, *filled, *(end[0] for end in ends)]}
+        streams.publish_after_match(engine, zones, recorded, filled + [end[0] for end in ends], books=touched)
         if not report.errors:  # a refused settlement or refund: the engine moved on without it, so rebuild
-            for order, _, _ in ends:
-                orders.pop(order.pk, None)
-            for pk in [pk for pk, order in orders.items() if order.status != Order.Status.OPEN]:
-                del orders[pk]
-            kept.mark = MatcherState.advance()
+            for pk in ending.keys() | {o.pk for o in filled if o.status != Order.Status.OPEN}:
+                kept.drop(pk)
+            if arrivals or events or rebuilt:  # else the open orders are as this process's last run left them
+                kept.mark = MatcherState.advance()
             _kept = kept
     return report
 

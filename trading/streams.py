@@ -186,6 +186,8 @@ def _delta(zone: str, seq: int, side: str, price: int, quantity: int) -> tuple[s
 def _store_books(books: dict[str, tuple[Levels, Levels]]) -> list[tuple[str, dict]]:
     """Store each zone's new book and return its deltas against the stored one, numbered on from its seq."""
     messages = []
+    if not books:
+        return messages
     with transaction.atomic():
         states = _locked_states(books)
         for code in sorted(states):
@@ -291,10 +293,11 @@ def _rebuilt(now: int) -> tuple[Engine, dict[str, int]] | None:
 
 # -- publishing -------------------------------------------------------------------------------------------
 
-def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trade], orders: list[Order]) -> None:
-    """Publish a matcher run: every zone's book from `engine` as the run left it (`zones` maps zone codes to the
-    engine's indexes), the `trades` it recorded (public, and a fill to each party) and the `orders` whose status
-    or remaining changed (to their owners). Never raises."""
+def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trade], orders: list[Order],
+                        books: set[str] | None = None) -> None:
+    """Publish a matcher run: the books of the zones in `books` (every zone if None) from `engine` as the run left
+    them (`zones` maps zone codes to the engine's indexes), the `trades` it recorded (public, and a fill to each
+    party) and the `orders` whose status or remaining changed (to their owners). Never raises."""
     messages: list[tuple[str, dict]] = []
     try:
         messages += _trade_messages(trades, zones) + _order_messages(orders)
@@ -304,8 +307,9 @@ def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trad
         from trading.rounds import auction_zones
 
         auction = auction_zones()
-        books = _engine_books(engine, {code: i for code, i in zones.items() if code not in auction})
-        messages += _store_books(books | _waiting_books(sorted(auction & zones.keys())))
+        shown = zones.keys() if books is None else zones.keys() & books
+        messages += _store_books(_engine_books(engine, {code: zones[code] for code in shown if code not in auction})
+                                 | _waiting_books(sorted(auction & shown)))
     except Exception:
         log.exception("could not publish the order books after a matcher run")
     _deliver(messages)

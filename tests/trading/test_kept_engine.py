@@ -97,3 +97,26 @@ def test_a_run_with_a_refused_settlement_keeps_nothing(traders, rebuilds, monkey
     assert services.run_matcher(now=NOW).trades == 1  # rebuilt from the tables, the trade happens once
     assert len(rebuilds) == 2
     assert Trade.objects.count() == 1
+
+
+def _stored_book(code):
+    from trading.models import BookState
+
+    state = BookState.objects.get(zone__code=code)
+    return state.seq, state.bids, state.asks
+
+
+def test_a_kept_run_stores_only_the_books_it_changed_and_every_stored_book_stays_the_open_orders(traders, rebuilds):  # noqa: F811
+    seller, buyer = traders
+    place(seller, 1, "sell", KWH, 4 * THB, zone="BKK-N")
+    place(seller, 2, "sell", KWH, 4 * THB)
+    services.run_matcher(now=NOW)
+    north = _stored_book("BKK-N")
+    place(buyer, 1, "buy", KWH // 2, 5 * THB)  # trades in BKK-C only
+    assert services.run_matcher(now=NOW).trades == 1
+    assert len(rebuilds) == 1
+    assert _stored_book("BKK-N") == north  # untouched by the run: no delta, no sequence number spent
+    for code in ("BKK-C", "BKK-N"):
+        _, bids, asks = _stored_book(code)
+        assert bids == [] and asks == [[4 * THB, services.book(code)["asks"][0][1]]]
+    assert _stored_book("BKK-C")[2] == [[4 * THB, KWH - KWH // 2]]
