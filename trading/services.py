@@ -285,7 +285,7 @@ def _lock_escrows(fresh: list[Placement], now: int) -> None:
         _insert_escrow([EscrowRecord(
             order=order, kind=EscrowRecord.Kind.LOCK, token="THB" if order.side == BUY else "GXT",
             amount=order.escrowed, ledger_signature=order.ledger_signature) for order in placed])
-    streams.publish_after_place(placed, now=now)
+    streams.publish_after_place(placed)
 
 
 @lru_cache(maxsize=4096)

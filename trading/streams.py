@@ -14,10 +14,9 @@ Three kinds of group:
 
 Where the book comes from:
 
-- after a matcher run, the engine's books as the run left them (`publish_after_match`);
-- after a placement (of one order or a batch), each order joins its price level if it will rest without
-  trading: a good-till-cancelled limit order that crosses nothing on the published books. An order that crosses is left to the matcher, which
-  publishes the trade and the book together (`publish_after_place`);
+- after a matcher run, the engine's books as the run left them (`publish_after_match`). A placement is
+  published to its owner only (`publish_after_place`): the matcher, kicked after every placement, takes the new
+  orders in and publishes the books they rest on or trade against, with the trades, in one sequence;
 - after a cancel, which holds the matcher's lock, the books of an engine rebuilt from the open orders, when that
   rebuild trades nothing; otherwise the next matcher run publishes them (`publish_after_cancel`).
 
@@ -44,8 +43,8 @@ from registry.models import Zone
 from trading.engine import Engine
 from trading.events import ACCEPTED, BOOK, RESTED
 from trading.models import BookState, Order, Trade
-from trading.orders import BUY, GTC, LIMIT, SELL, Order as EngineOrder, OrderRejected
-from trading.tariffs import ask_ceiling, landed_cost
+from trading.orders import BUY, SELL, Order as EngineOrder, OrderRejected
+from trading.tariffs import landed_cost
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +159,6 @@ def level_deltas(old_bids: Levels, old_asks: Levels, new_bids: Levels, new_asks:
     return deltas
 
 
-def _sorted_levels(levels: dict[int, int], side: str) -> Levels:
-    return [[price, levels[price]] for price in sorted(levels, reverse=side == BUY) if levels[price]]
-
-
 def _locked_states(codes) -> dict[str, BookState]:
     """The BookState rows of these zones, created if missing and locked in ascending zone order (so that two
     publishers cannot deadlock); call inside a transaction."""
@@ -221,54 +216,6 @@ def _waiting_books(codes: list[str]) -> dict[str, tuple[Levels, Levels]]:
     return {code: (levels["bids"], levels["asks"]) for code in codes for levels in (book(code),)}
 
 
-def _rests(orders: list[Order], now: int) -> list[tuple[str, dict]]:
-    """Add each new order to its level if it will rest without trading, judged on the published books under their
-    locks (as the orders before it in `orders` left them): a sell rests when no bid of its zone pays its landed
-    cost, a buy when no ask it may take (its own zone's, or every zone's for a cross-zone buy) is at or below the
-    ask ceiling of its limit for that pair of zones. An order that crosses, even only an order of its own owner
-    (self-trade prevention) or an expired one, is left to the matcher."""
-    from trading.rounds import auction_zones
-    from trading.services import params, zone_indexes
-
-    auction = auction_zones()
-    orders = [order for order in orders if order.status == Order.Status.OPEN and order.kind == LIMIT
-              and order.tif == GTC and order.expires_at > now and order.ledger_signature
-              and order.zone.code not in auction]  # the matcher, kicked after every order, publishes those books
-    if not orders:
-        return []
-    zones = zone_indexes()
-    tariffs = params().tariffs
-    sources = {order.pk: list(zones) if order.side == BUY and order.cross_zone else [order.zone.code]
-               for order in orders}
-    messages, changed = [], set()
-    with transaction.atomic():
-        states = _locked_states({code for codes in sources.values() for code in codes})
-        for order in orders:
-            home = order.zone.code
-            if order.side == BUY:
-                if any(states[code].asks and min(price for price, _ in states[code].asks)
-                       <= ask_ceiling(order.price, tariffs.between(abs(zones[code] - zones[home])))
-                       for code in sources[order.pk]):
-                    continue
-            else:
-                bids = states[home].bids
-                if bids and order.price <= ask_ceiling(max(price for price, _ in bids), tariffs.between(0)):
-                    continue
-            state = states[home]
-            levels = {price: quantity for price, quantity in (state.bids if order.side == BUY else state.asks)}
-            levels[order.price] = levels.get(order.price, 0) + order.remaining
-            if order.side == BUY:
-                state.bids = _sorted_levels(levels, BUY)
-            else:
-                state.asks = _sorted_levels(levels, SELL)
-            state.seq += 1
-            changed.add(home)
-            messages.append(_delta(home, state.seq, order.side, order.price, levels[order.price]))
-        for code in sorted(changed):
-            states[code].save(update_fields=["seq", "bids", "asks", "updated_at"])
-    return messages
-
-
 def _rebuilt(now: int) -> tuple[Engine, dict[str, int]] | None:
     """An engine holding every open order, entered in arrival order as the matcher does; None if entering them
     trades or cancels anything (orders are waiting for the matcher, whose run will publish the book)."""
@@ -315,16 +262,12 @@ def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trad
     _deliver(messages)
 
 
-def publish_after_place(orders: list[Order], *, now: int) -> None:
-    """Publish new orders: each to its owner, and on its zone's book if it rests without trading. Never raises."""
+def publish_after_place(orders: list[Order]) -> None:
+    """Publish new orders, each to its owner, as stored now (the matcher may have traded one since): their books
+    are the matcher's to publish. Never raises."""
     messages: list[tuple[str, dict]] = []
-    if not orders:
-        return
     try:
-        # As stored now: the matcher may have traded an order since its placement.
-        orders = list(Order.objects.filter(pk__in=[order.pk for order in orders]).select_related("zone").order_by("pk"))
-        messages += [_private(order.owner_id, order_as_dict(order)) for order in orders]
-        messages += _rests(orders, now)
+        messages = _order_messages(orders)
     except Exception:
         log.exception("could not publish the placement of orders %s", [order.pk for order in orders][:20])
     _deliver(messages)

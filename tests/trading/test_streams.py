@@ -47,8 +47,17 @@ def db(function, *args, **kwargs):
     return sync_to_async(function)(*args, **kwargs)
 
 
-def place(p, nonce, side, quantity, price, **extra):
-    return db(services.order_place, participant=p, body=signed(p, nonce, side, quantity, price, **extra), now=NOW)
+def place(p, nonce, side, quantity, price, match=True, **extra):
+    """Place an order as the API does: the matcher runs after it (and publishes its book), unless `match` is
+    False."""
+
+    def placed():
+        result = services.order_place(participant=p, body=signed(p, nonce, side, quantity, price, **extra), now=NOW)
+        if match:
+            services.run_matcher(now=NOW)
+        return result
+
+    return db(placed)
 
 
 async def socket(path, *headers, origin=True):
@@ -160,7 +169,7 @@ def test_a_snapshot_then_consecutive_deltas_reproduce_the_book_through_place_can
         assert report.trades == 0
         await expect()
 
-        await place(buyer, 2, "buy", 3 * KWH, 5 * THB)  # crosses: the matcher publishes it with its trade
+        await place(buyer, 2, "buy", 3 * KWH, 5 * THB, match=False)  # crosses: the matcher publishes it with its trade
         await expect()
         report = await db(services.run_matcher, now=NOW)
         assert report.trades == 1 and not report.errors
@@ -267,7 +276,7 @@ def test_the_trade_stream_carries_each_trade_without_its_parties(traders):
     async def scenario():
         ws = await socket("/ws/trades/")
         sell, _ = await place(seller, 1, "sell", 4 * KWH, 4 * THB)
-        buy, _ = await place(buyer, 1, "buy", 3 * KWH, 5 * THB)
+        buy, _ = await place(buyer, 1, "buy", 3 * KWH, 5 * THB, match=False)
         assert await drain(ws) == []  # placing trades nothing; the matcher does
         assert (await db(services.run_matcher, now=NOW)).trades == 1
         [message] = await drain(ws)
@@ -301,7 +310,7 @@ def test_each_user_receives_only_their_own_order_and_fill_events(traders):
         assert (placed["type"], placed["id"], placed["status"], placed["remaining"]) == ("order", sell.pk, "open", 4 * KWH)
         assert await drain(theirs) == []
 
-        buy, _ = await place(buyer, 1, "buy", 3 * KWH, 5 * THB)
+        buy, _ = await place(buyer, 1, "buy", 3 * KWH, 5 * THB, match=False)
         assert [(m["type"], m["id"]) for m in await drain(theirs)] == [("order", buy.pk)]
         assert (await db(services.run_matcher, now=NOW)).trades == 1
         seller_events, buyer_events = await drain(mine), await drain(theirs)
