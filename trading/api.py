@@ -198,11 +198,19 @@ class QuoteView(APIView):
     permission_classes = ()
 
     @extend_schema(operation_id="trading_quote", tags=["trading"],
-                   summary="The landed-cost breakdown of a prospective order against the book now; changes nothing",
+                   summary="The landed-cost breakdown of a prospective order against the book now (in an auction zone: "
+                           "the round as it would clear now); changes nothing",
                    request=QuoteSerializer, responses={200: inline_serializer("QuoteBreakdown", {
                        "fills": serializers.ListField(child=serializers.DictField(child=serializers.CharField())),
                        "total": serializers.DictField(child=serializers.IntegerField()),
-                       "fee_bps": serializers.IntegerField(), "escrow": serializers.IntegerField()}),
+                       "fee_bps": serializers.IntegerField(), "escrow": serializers.IntegerField(),
+                       "mechanism": serializers.ChoiceField(choices=["continuous", "auction"]),
+                       "clearing_price": serializers.IntegerField(
+                           required=False, allow_null=True,
+                           help_text="Auction zones: the round's price if it closed now with this order; null if "
+                                     "this order would not trade."),
+                       "next_clearing": serializers.IntegerField(
+                           required=False, help_text="Auction zones: when the next round closes (Unix ms).")}),
                        404: _error("Unknown zone."),
                                                        422: _error("A market rule.")})
     def post(self, request: Request) -> Response:

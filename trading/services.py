@@ -642,9 +642,9 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
 
 # -- reads and operator actions ---------------------------------------------------------------------------
 
-def _engine_of_open_orders(now: int) -> tuple[Engine, dict[str, int]]:
-    """An engine holding the resting book as the last matcher run left it (resting orders never cross)."""
-    zones = zone_indexes()
+def _engine_of_open_orders(now: int, zones: dict[str, int]) -> Engine:
+    """An engine holding the continuous market's resting book as the last matcher run left it (resting orders never
+    cross)."""
     engine = Engine(max(1, len(zones)), params())
     auction = rounds.auction_zones()
     for order in (Order.objects.filter(status=Order.Status.OPEN, tif="gtc").exclude(ledger_signature="")
@@ -652,26 +652,48 @@ def _engine_of_open_orders(now: int) -> tuple[Engine, dict[str, int]]:
         if order.expires_at > now and order.zone.code not in auction:
             engine.submit(EngineOrder(id=order.pk, owner=order.owner_id, side=order.side, zone=zones[order.zone.code],
                                       quantity=order.remaining, price=order.price, expires_at=order.expires_at), now)
-    return engine, zones
+    return engine
+
+
+def _round_if_closed_now(probe: EngineOrder, zone: str, zones: dict[str, int], now: int):
+    """The auction round of `zone` as it would clear now over the orders waiting for it and `probe`."""
+    waiting = [EngineOrder(id=o.pk, owner=o.owner_id, side=o.side, zone=zones[zone], quantity=o.remaining,
+                           price=o.price, kind=o.kind, tif=o.tif, expires_at=o.expires_at, cross_zone=False)
+               for o in Order.objects.filter(zone__code=zone, status=Order.Status.OPEN).exclude(ledger_signature="")
+               .order_by("pk")]
+    return rounds.clear_auction(waiting + [probe], zone=zones[zone], zones=len(zones), now=now, params=params())
 
 
 def quote(*, participant: Participant | None, side: str, zone: str, quantity: int, price: int,
           cross_zone: bool = False, now: int | None = None) -> dict:
-    """What an order would get now, with every cost component, changing nothing: the landed-cost breakdown."""
+    """What an order would get now, with every cost component, changing nothing: the landed-cost breakdown.
+
+    In the continuous market, the fills it would take from the resting book now. In an auction zone, its fills if
+    the zone's round closed now over the orders waiting for it and this one (all at the one clearing price): an
+    indication, since the round clears over the orders waiting at its close."""
     now = now_ms() if now is None else now
-    engine, zones = _engine_of_open_orders(now)
+    zones = zone_indexes()
     if zone not in zones:
         raise NotFound(f"no zone {zone!r}", field="zone")
     owner = participant.pk if participant is not None else -1
+    auction = zone in rounds.auction_zones()
     probe = EngineOrder(id=2**62, owner=owner, side=side, zone=zones[zone], quantity=quantity, price=price,
-                        cross_zone=cross_zone)
+                        cross_zone=cross_zone and not auction)
     try:
         order_check(probe, now=now, params=params(), zones=len(zones))
     except OrderRejected as exc:
         raise Rejected(exc.code, exc.message) from None
+    if auction:
+        cleared = _round_if_closed_now(probe, zone, zones, now)
+        trades = [t for t in cleared.trades if probe.id in (t.buy_order_id, t.sell_order_id)]
+        market = {"mechanism": "auction", "clearing_price": cleared.price if trades else None,
+                  "next_clearing": rounds.next_close(now)}
+    else:
+        trades = _engine_of_open_orders(now, zones).preview(probe, now)
+        market = {"mechanism": "continuous"}
     codes = {i: code for code, i in zones.items()}
     fills = []
-    for t in engine.preview(probe, now):
+    for t in trades:
         fee = program.fee_of(t.value, FEE_BPS)
         fills.append({"seller_zone": codes[t.seller_zone], "buyer_zone": codes[t.buyer_zone], "quantity": t.quantity,
                       "effective": t.effective, "loss": t.loss, "price": t.price, "landed": t.landed,
@@ -682,7 +704,7 @@ def quote(*, participant: Participant | None, side: str, zone: str, quantity: in
     else:
         total["seller_receives"] = total["value"] - total["fee"]
     return {"fills": fills, "total": total, "fee_bps": FEE_BPS,
-            "escrow": program.buy_escrow(quantity, price) if side == BUY else quantity}
+            "escrow": program.buy_escrow(quantity, price) if side == BUY else quantity, **market}
 
 
 def book(zone: str) -> dict:

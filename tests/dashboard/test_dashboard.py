@@ -233,6 +233,23 @@ def test_the_quote_shows_the_landed_cost_breakdown_before_placing(traders):
     assert "Enter a quantity and a price" in empty
 
 
+def test_the_quote_in_an_auction_zone_shows_the_round_as_it_would_clear_now(traders, settings):
+    settings.TRADING_AUCTION_ZONES = ["BKK-N"]
+    seller, buyer = traders
+    assert order_form(client_of(seller), zone="BKK-N", quantity="2", price="4").status_code == 200
+    body = {"nonce": 1, "side": "buy", "zone": "BKK-N", "quantity": "1", "price": "5", "tif": "gtc", "life": "60"}
+    page = text(client_of(buyer).post("/dashboard/market/quote/", body, headers=HTMX))
+    expected = services.quote(participant=buyer, side="buy", zone="BKK-N", quantity=KWH, price=5 * THB)
+    assert expected["mechanism"] == "auction" and expected["total"]["quantity"] == KWH
+    assert 'data-q="auction"' in page and "Matched if it closed now" in page
+    assert f'data-q="clearing">{expected["clearing_price"] / THB:g} THB per kWh' in page
+    assert 'data-q="quantity">1 kWh' in page
+    assert not Order.objects.filter(owner=buyer).exists()
+    lone = text(client_of(buyer).post("/dashboard/market/quote/", body | {"price": "3", "quantity": "5"},
+                                      headers=HTMX))
+    assert "would not trade if the round closed now" in lone and "wait for the next round" in lone
+
+
 def test_an_order_from_the_form_is_signed_with_the_users_key_and_escrowed_on_the_ledger(traders):
     seller, _ = traders
     client = client_of(seller)

@@ -89,3 +89,28 @@ def test_fok_is_refused_in_an_auction_zone_and_continuous_zones_trade_at_once(au
     book = services.book("BKK-N")
     assert book["mechanism"] == "auction" and book["next_clearing"] > _ms(bid)
     assert services.book("BKK-C")["mechanism"] == "continuous"
+
+
+def test_a_quote_in_an_auction_zone_is_the_round_as_it_would_clear_now_and_the_round_then_gives_it(auction):
+    s0, s1, b0, _ = auction
+    _place(s0, 1, "sell", 2 * KWH, 4 * THB)
+    _place(s1, 1, "sell", 2 * KWH, 4 * THB + THB // 5)
+    empty = services.quote(participant=None, side="buy", zone="BKK-N", quantity=KWH, price=3 * THB, now=NOW)
+    assert (empty["mechanism"], empty["fills"], empty["clearing_price"]) == ("auction", [], None)
+    assert empty["next_clearing"] == rounds.next_close(NOW)
+
+    quoted = services.quote(participant=b0, side="buy", zone="BKK-N", quantity=3 * KWH, price=6 * THB, now=NOW)
+    price = quoted["clearing_price"]
+    assert quoted["mechanism"] == "auction" and 4 * THB + THB // 5 <= price <= 6 * THB
+    assert {f["price"] for f in quoted["fills"]} == {price} and quoted["total"]["quantity"] == 3 * KWH
+    assert {(f["seller_zone"], f["buyer_zone"]) for f in quoted["fills"]} == {("BKK-N", "BKK-N")}
+    continuous = services.quote(participant=b0, side="buy", zone="BKK-C", quantity=KWH, price=6 * THB, now=NOW)
+    assert continuous["mechanism"] == "continuous" and continuous["fills"] == []  # auction asks are not its book
+
+    buy = _place(b0, 1, "buy", 3 * KWH, 6 * THB)
+    assert not services.run_matcher(now=rounds.next_close(_ms(buy)) + 1).errors
+    trades = list(Trade.objects.filter(buy_order=buy))
+    assert {t.price for t in trades} == {price}
+    assert sum(t.value for t in trades) == quoted["total"]["value"]
+    assert sum(t.wheeling for t in trades) + sum(t.value for t in trades) == quoted["total"]["buyer_pays"]
+    assert sum(t.effective for t in trades) == quoted["total"]["effective"]
