@@ -769,15 +769,25 @@ class LedgerNode:
         all of them: one insert for the lot, then one poll per round for those still waiting. Each outcome, in
         order, is the block height or the GridTokenXError that refused the transaction (a transaction already on
         chain answers with its block)."""
-        outcomes: list = [None] * len(txs)
+        self.pending_insert(txs)
+        return self.pending_wait(txs, timeout=timeout)
+
+    def pending_insert(self, txs: list[Transaction]) -> None:
+        """The first half of `submit_remote_many`: the rows for the sequencer, in one insert."""
         if not txs:
-            return outcomes
+            return
         with connection.cursor() as cur:
             cur.executemany(
                 "INSERT INTO ledger_pending_transaction (signature, wire, received_at, error) VALUES (%s, %s, %s, NULL)"
                 " ON CONFLICT (signature) DO UPDATE SET error = NULL",
                 [[tx.signature, tx.wire, _now()] for tx in txs],
             )
+
+    def pending_wait(self, txs: list[Transaction], *, timeout: float = 30.0) -> list:
+        """The second half of `submit_remote_many`: wait for transactions handed over with `pending_insert`."""
+        outcomes: list = [None] * len(txs)
+        if not txs:
+            return outcomes
         waiting = {tx.signature: i for i, tx in enumerate(txs)}
         deadline = time.monotonic() + timeout
         delay = 0.001

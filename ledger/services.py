@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
@@ -54,6 +55,15 @@ def transactions_submit_many(items: list, *, timeout: float = 30.0) -> list:
     process (handed over as it is). In the sequencer's own process they are handed over together, so they share
     blocks; elsewhere they go through the pending table in one insert and are waited for with one poll per round.
     """
+    return [outcome for part in transactions_submit_stream(items, chunk=max(1, len(items)), timeout=timeout)
+            for outcome in part]
+
+
+def transactions_submit_stream(items: list, *, chunk: int, timeout: float = 30.0) -> Iterator[list]:
+    """`transactions_submit_many`, answered a chunk at a time: every transaction is handed over at once, then
+    the outcomes of items [0, chunk), [chunk, 2 chunk), ... are yielded in turn, each as soon as all of its own
+    are known. The caller can record what one chunk committed while the ledger orders the next. Consume it to the
+    end: every transaction was handed over before the first chunk is yielded, whatever the caller does next."""
     outcomes: list = [None] * len(items)
     futures: dict[int, Outcome] = {}
     remote: dict[int, Transaction] = {}
@@ -73,23 +83,33 @@ def transactions_submit_many(items: list, *, timeout: float = 30.0) -> list:
             remote[i] = tx
         else:
             futures[i] = fut
-    for i, fut in futures.items():
-        # A future that answers belongs to a transaction that decoded: its first signature is its id.
-        signature = item.signature if isinstance(item := items[i], Transaction) else bytes(item[1:65])
-        try:
-            outcomes[i] = Submitted(b58(signature), fut.result(timeout=timeout))
-        except DuplicateTransaction as exc:
-            height = committed_height(signature)  # committed before: answer with its block
-            outcomes[i] = exc if height is None else Submitted(b58(signature), height)
-        except FutureTimeout:
-            outcomes[i] = LedgerUnavailable(f"transaction was not committed within {timeout:.0f} s")
-        except GridTokenXError as exc:
-            outcomes[i] = exc
     if remote:
-        heights = node().submit_remote_many(list(remote.values()), timeout=timeout)
-        for (i, tx), height in zip(remote.items(), heights, strict=True):
-            outcomes[i] = height if isinstance(height, GridTokenXError) else Submitted(tx.txid, height)
-    return outcomes
+        node().pending_insert(list(remote.values()))
+    for start in range(0, len(items), chunk):
+        part = range(start, min(start + chunk, len(items)))
+        for i in part:
+            if (fut := futures.get(i)) is not None:
+                outcomes[i] = _local_outcome(items[i], fut, timeout)
+        waiting = [i for i in part if i in remote]
+        if waiting:
+            heights = node().pending_wait([remote[i] for i in waiting], timeout=timeout)
+            for i, height in zip(waiting, heights, strict=True):
+                outcomes[i] = height if isinstance(height, GridTokenXError) else Submitted(remote[i].txid, height)
+        yield outcomes[part.start:part.stop]
+
+
+def _local_outcome(item, fut: Outcome, timeout: float):
+    # A future that answers belongs to a transaction that decoded: its first signature is its id.
+    signature = item.signature if isinstance(item, Transaction) else bytes(item[1:65])
+    try:
+        return Submitted(b58(signature), fut.result(timeout=timeout))
+    except DuplicateTransaction as exc:
+        height = committed_height(signature)  # committed before: answer with its block
+        return exc if height is None else Submitted(b58(signature), height)
+    except FutureTimeout:
+        return LedgerUnavailable(f"transaction was not committed within {timeout:.0f} s")
+    except GridTokenXError as exc:
+        return exc
 
 
 def transaction_submit_one(wire: bytes, timeout: float = 30.0):

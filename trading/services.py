@@ -391,6 +391,8 @@ def _record_trade(buy: Order, sell: Order, quantity: int, price: int, signature:
 def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]],
                    zones: dict[str, int] | None = None) -> list[Trade]:
     """Mirror committed settlements in one database transaction (rows in bulk)."""
+    if not settled:
+        return []
     zones = zones or zone_indexes()
     tariffs = params().tariffs
     trades, releases, touched = [], [], {}
@@ -517,6 +519,7 @@ class _Kept:
 
 
 _kept: _Kept | None = None
+SETTLE_CHUNK = 250  # settlements recorded in the tables per database transaction, while the ledger orders the rest
 REBUILD_S = 60.0  # a kept engine is rebuilt (and the tables reconciled with the ledger) at least this often
 UNSIGNED_WAIT_MS = 60_000  # how long a placement's ledger lock may hold back the orders placed after it
 
@@ -594,17 +597,21 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
             grid_owner=grid, loss_owner=loss),) + ((program.close_ix(
                 signer=authority.pubkey, order_id=e[3], owner=wallet_address(orders[e[3]].owner.wallet),
                 side=Side.BUY),) if e[3] in closing else ())), [authority]) for e in trades]
-        outcomes = ledger_services.transactions_submit_many(txs)
-        settled, closed = [], []
-        for e, outcome in zip(trades, outcomes, strict=True):
-            if isinstance(outcome, GridTokenXError):  # refused: the next run starts from the reconciled state
-                report.errors.append(f"trade {e[3]}x{e[4]}: {outcome.message}")
-                continue
-            settled.append((orders[e[3]], orders[e[4]], e[9], e[12], outcome.signature, outcome.block_height))
-            if e[3] in closing:
-                closed.append((orders[e[3]], outcome.signature))
-        recorded = _record_trades(settled, zones)
-        _record_closed_buys(closed)
+        # Recorded a chunk at a time: the tables take one chunk's trades while the ledger orders the next.
+        settled, recorded = [], []
+        for start, outcomes in zip(range(0, len(txs), SETTLE_CHUNK),
+                                   ledger_services.transactions_submit_stream(txs, chunk=SETTLE_CHUNK)):
+            done, closed = [], []
+            for e, outcome in zip(trades[start:start + SETTLE_CHUNK], outcomes, strict=True):
+                if isinstance(outcome, GridTokenXError):  # refused: the next run starts from the reconciled state
+                    report.errors.append(f"trade {e[3]}x{e[4]}: {outcome.message}")
+                    continue
+                done.append((orders[e[3]], orders[e[4]], e[9], e[12], outcome.signature, outcome.block_height))
+                if e[3] in closing:
+                    closed.append((orders[e[3]], outcome.signature))
+            recorded += _record_trades(done, zones)
+            _record_closed_buys(closed)
+            settled += done
         report.trades += len(settled)
         # Then the ends of orders: cancelled (IOC and FOK remainders, self-trade, dust) and expired ones, and
         # filled buys, which keep their price improvement in escrow until closed.

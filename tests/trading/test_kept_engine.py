@@ -83,17 +83,18 @@ def test_a_run_with_a_refused_settlement_keeps_nothing(traders, rebuilds, monkey
     place(seller, 1, "sell", KWH, 4 * THB)
     services.run_matcher(now=NOW)
     place(buyer, 1, "buy", KWH, 5 * THB)
-    real = services.ledger_services.transactions_submit_many
+    real = services.ledger_services.transactions_submit_stream
 
-    def refuse_settlements(items, **kwargs):
+    def refuse_settlements(items, *, chunk, **kwargs):
         from ledger.errors import LedgerUnavailable
 
-        return [LedgerUnavailable("down") for _ in items]
+        for start in range(0, len(items), chunk):
+            yield [LedgerUnavailable("down") for _ in items[start:start + chunk]]
 
-    monkeypatch.setattr(services.ledger_services, "transactions_submit_many", refuse_settlements)
+    monkeypatch.setattr(services.ledger_services, "transactions_submit_stream", refuse_settlements)
     report = services.run_matcher(now=NOW)
     assert report.trades == 0 and report.errors and services._kept is None
-    monkeypatch.setattr(services.ledger_services, "transactions_submit_many", real)
+    monkeypatch.setattr(services.ledger_services, "transactions_submit_stream", real)
     assert services.run_matcher(now=NOW).trades == 1  # rebuilt from the tables, the trade happens once
     assert len(rebuilds) == 2
     assert Trade.objects.count() == 1
