@@ -126,7 +126,14 @@ def _check_seeds(seeds: list[bytes] | tuple[bytes, ...]) -> None:
 
 
 def create_program_address(seeds: list[bytes] | tuple[bytes, ...], program_id: bytes) -> bytes:
-    """sha256(seed_1 || ... || seed_n || program_id || "ProgramDerivedAddress"), refused if it lies on the curve."""
+    """sha256(seed_1 || ... || seed_n || program_id || "ProgramDerivedAddress"), refused if it lies on the curve.
+
+    A pure function of its arguments, so results are remembered (programs sign with the same seeds often)."""
+    return _create_program_address(tuple(bytes(seed) for seed in seeds), bytes(program_id))
+
+
+@lru_cache(maxsize=1 << 17)
+def _create_program_address(seeds: tuple[bytes, ...], program_id: bytes) -> bytes:
     _check_seeds(seeds)
     candidate = sha256(*seeds, program_id, PDA_MARKER)
     if _on_curve_cached(candidate):

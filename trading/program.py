@@ -25,6 +25,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, replace
 from enum import IntEnum
+from functools import lru_cache
 
 from ledger.crypto import b58, find_program_address, sha256
 from ledger.encoding import AccountMeta, Instruction
@@ -74,6 +75,7 @@ def pack_tariffs(s: TariffSchedule) -> bytes:
                         s.further_loss_cap_bps, s.max_wheeling, s.max_loss_bps)
 
 
+@lru_cache(maxsize=64)
 def unpack_tariffs(raw: bytes) -> TariffSchedule:
     v = _TARIFF.unpack(raw)
     return TariffSchedule(Tariff(v[0], v[1]), Tariff(v[2], v[3]), Tariff(v[4], v[5]), v[8], v[9], v[10], v[11],
@@ -217,9 +219,10 @@ def _market(view: AccountView) -> Market:
     return Market.unpack(view.data)
 
 
-def _order_seeds(order_id: int) -> list[bytes]:
+@lru_cache(maxsize=1 << 14)
+def _order_seeds(order_id: int) -> tuple[bytes, ...]:
     seed = order_id.to_bytes(8, "little")
-    return [b"order", seed, bytes((find_program_address([b"order", seed], TRADING_PROGRAM_ID)[1],))]
+    return (b"order", seed, bytes((find_program_address([b"order", seed], TRADING_PROGRAM_ID)[1],)))
 
 
 def _order(view: AccountView) -> Order:
