@@ -156,10 +156,11 @@ def orders_place(placements: list[Placement], *, now: int | None = None) -> list
         else:
             first[name] = p
     if first:
-        existing = Order.objects.filter(owner_id__in={pk for pk, _ in first}, nonce__in={n for _, n in first})
-        for order in existing.select_related("zone", "owner__user"):
-            if (p := first.pop((order.owner_id, order.nonce), None)) is not None:
-                _answer_retry(p, order)
+        # The batch's owners and nonces cross: keys first (most batches retry nothing), then the retried orders.
+        candidates = Order.objects.filter(owner_id__in={pk for pk, _ in first}, nonce__in={n for _, n in first})
+        retried = [pk for owner, nonce, pk in candidates.values_list("owner_id", "nonce", "pk") if (owner, nonce) in first]
+        for order in Order.objects.filter(pk__in=retried).select_related("zone", "owner__user") if retried else ():
+            _answer_retry(first.pop((order.owner_id, order.nonce)), order)
     fresh = list(first.values())
     if fresh:
         _check_new(fresh, now)
