@@ -25,6 +25,7 @@ class MarketConsumer(AsyncJsonWebsocketConsumer):
     """Joins one group on connect and leaves it on disconnect; clients send only `{"action": ...}` messages."""
 
     group: str | None = None
+    handled: frozenset[str] = frozenset()  # the message types of its group
 
     async def join(self, group: str) -> None:
         streams.serve_on(asyncio.get_running_loop())
@@ -47,6 +48,12 @@ class MarketConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         await self.send_json({"type": "error", "message": "this stream takes no messages"})
 
+    async def market_batch(self, message):
+        """Several messages of this consumer's group, sent as one (trading.streams._send_all): each in turn."""
+        for inner in message["messages"]:
+            if inner.get("type") in self.handled:
+                await getattr(self, inner["type"].replace(".", "_"))(inner)
+
 
 class BookConsumer(MarketConsumer):
     """A zone's order book. The snapshot is read after joining the zone's group, so no delta can fall between
@@ -54,6 +61,8 @@ class BookConsumer(MarketConsumer):
     order. A delta that is not the next number (the layer dropped some, say) makes the consumer tell the client
     `resync` and send a fresh snapshot; a client that sees a gap itself can ask for one with
     `{"action": "resync"}`."""
+
+    handled = frozenset({"book.delta"})
 
     seq: int | None = None
 
@@ -94,6 +103,8 @@ class BookConsumer(MarketConsumer):
 class TradesConsumer(MarketConsumer):
     """Every trade, as it settles: zones, quantities and prices, never the parties or their orders."""
 
+    handled = frozenset({"trade.public"})
+
     async def connect(self):
         await self.accept()
         await self.join(streams.TRADES_GROUP)
@@ -105,6 +116,8 @@ class TradesConsumer(MarketConsumer):
 class MeConsumer(MarketConsumer):
     """The connected user's own order and fill events; refused with 4401 without a login, 4403 for a login
     that is not a participant. Each user's events go to a group of that user's alone."""
+
+    handled = frozenset({"user.event"})
 
     participant_id: int | None = None
 

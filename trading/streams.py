@@ -20,7 +20,9 @@ Where the book comes from:
 - after a cancel, which holds the matcher's lock, the books of an engine rebuilt from the open orders, when that
   rebuild trades nothing; otherwise the next matcher run publishes them (`publish_after_cancel`).
 
-Messages are sent after the state they describe is committed. Publishing never raises into the caller: matching
+Messages are sent after the state they describe is committed. On the channel layer, the messages of one
+publish for one group travel as one (`market.batch`, unpacked in order by the consumers), and the groups are sent
+concurrently: a matcher run costs one layer call per group it touches, not one per event. Publishing never raises into the caller: matching
 and settlement must not depend on the websockets. A failure is logged; since deltas are computed against the
 stored book, the next publish carries every level that changed since, and a client that missed a delta sees the
 gap in the sequence and resyncs.
@@ -49,6 +51,7 @@ from trading.tariffs import landed_cost
 log = logging.getLogger(__name__)
 
 TRADES_GROUP = "trades"
+BATCH = "market.batch"  # several messages for one group, in order (see _send_all)
 SEND_TIMEOUT_S = 10.0
 _GROUP_SAFE = re.compile(r"[A-Za-z0-9\-_.]{1,90}")
 
@@ -331,8 +334,14 @@ def _deliver(messages: list[tuple[str, dict]]) -> None:
 
 
 async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
+    """Send `messages` with one message per group: a group's several messages travel together, in order, as one
+    `market.batch` that the consumers unpack (trading.consumers), and the groups are sent concurrently."""
+    grouped: dict[str, list[dict]] = {}
     for group, message in messages:
-        await layer.group_send(group, message)
+        grouped.setdefault(group, []).append(message)
+    await asyncio.gather(*(
+        layer.group_send(group, batch[0] if len(batch) == 1 else {"type": BATCH, "messages": batch})
+        for group, batch in grouped.items()))
 
 
 _outbox: queue.SimpleQueue | None = None

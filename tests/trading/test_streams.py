@@ -337,6 +337,48 @@ def test_each_user_receives_only_their_own_order_and_fill_events(traders):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_several_messages_for_one_group_travel_as_one_batch_and_arrive_as_separate_frames_in_order(traders):
+    seller, buyer = traders
+    by_session, by_token = session_cookie(seller.user), token_header(buyer.user)
+
+    async def joined(ws, participant):
+        """Once the consumer has joined its group (it joins after accepting): a probe event comes through."""
+        for _ in range(50):
+            await get_channel_layer().group_send(*streams._private(participant.pk, {"type": "probe"}))
+            if await drain(ws):
+                return ws
+        raise AssertionError("the consumer never joined its group")
+
+    async def scenario():
+        mine = await joined(await socket("/ws/me/", by_session), seller)
+        theirs = await joined(await socket("/ws/me/", by_token), buyer)
+        sent = []
+
+        class Recording:
+            async def group_send(self, group, message):
+                sent.append((group, message))
+                await get_channel_layer().group_send(group, message)
+
+        events = [streams._private(seller.pk, {"type": "order", "id": n}) for n in (1, 2, 3)]
+        await streams._send_all(Recording(), [events[0], streams._private(buyer.pk, {"type": "order", "id": 9}),
+                                              *events[1:]])
+        assert [m["type"] for _, m in sent] == ["market.batch", "user.event"]  # one message per group
+        assert [m["id"] for m in await drain(mine)] == [1, 2, 3]
+        assert [m["id"] for m in await drain(theirs)] == [9]
+        # A batch is unpacked with the consumer's own checks: another user's event, or a type its stream does not
+        # carry, is dropped.
+        await get_channel_layer().group_send(streams.user_group(seller.pk), {"type": "market.batch", "messages": [
+            {"type": "user.event", "participant": buyer.pk, "event": {"type": "order", "id": 7}},
+            {"type": "book.delta", "zone": "BKK-C", "seq": 1, "side": "buy", "price": 1, "quantity": 1},
+            {"type": "user.event", "participant": seller.pk, "event": {"type": "order", "id": 4}}]})
+        assert [m["id"] for m in await drain(mine)] == [4]
+        await mine.disconnect()
+        await theirs.disconnect()
+
+    run(scenario)
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_private_stream_refuses_anonymous_and_bad_tokens_with_4401_and_non_participants_with_4403(traders):
     staff = get_user_model().objects.create_user("operator-without-wallet", password="correct horse battery")
     cookie = session_cookie(staff)
