@@ -791,7 +791,7 @@ class LedgerNode:
         waiting = {tx.signature: i for i, tx in enumerate(txs)}
         deadline = time.monotonic() + timeout
         delay = 0.001
-        while waiting and time.monotonic() < deadline:
+        while waiting:  # polled at least once, however little time is left
             signatures = list(waiting)
             marks = ", ".join(["%s"] * len(signatures))
             with connection.cursor() as cur:
@@ -814,6 +814,8 @@ class LedgerNode:
                         error = error if height is None else height
                     outcomes[waiting.pop(signature)] = error
             if waiting:
+                if time.monotonic() >= deadline:
+                    break
                 self.try_lead()  # if the sequencer's process is gone, this one takes over and orders the pending rows
                 time.sleep(delay)
                 delay = min(delay * 2, WAIT_POLL_MAX_S)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -85,24 +86,26 @@ def transactions_submit_stream(items: list, *, chunk: int, timeout: float = 30.0
             futures[i] = fut
     if remote:
         node().pending_insert(list(remote.values()))
+    deadline = time.monotonic() + timeout  # for the whole stream, as for one batch
     for start in range(0, len(items), chunk):
         part = range(start, min(start + chunk, len(items)))
         for i in part:
             if (fut := futures.get(i)) is not None:
-                outcomes[i] = _local_outcome(items[i], fut, timeout)
+                outcomes[i] = _local_outcome(items[i], fut, max(0.0, deadline - time.monotonic()), timeout)
         waiting = [i for i in part if i in remote]
         if waiting:
-            heights = node().pending_wait([remote[i] for i in waiting], timeout=timeout)
+            heights = node().pending_wait([remote[i] for i in waiting],
+                                          timeout=max(0.0, deadline - time.monotonic()))
             for i, height in zip(waiting, heights, strict=True):
                 outcomes[i] = height if isinstance(height, GridTokenXError) else Submitted(remote[i].txid, height)
         yield outcomes[part.start:part.stop]
 
 
-def _local_outcome(item, fut: Outcome, timeout: float):
+def _local_outcome(item, fut: Outcome, wait: float, timeout: float):
     # A future that answers belongs to a transaction that decoded: its first signature is its id.
     signature = item.signature if isinstance(item, Transaction) else bytes(item[1:65])
     try:
-        return Submitted(b58(signature), fut.result(timeout=timeout))
+        return Submitted(b58(signature), fut.result(timeout=wait))
     except DuplicateTransaction as exc:
         height = committed_height(signature)  # committed before: answer with its block
         return exc if height is None else Submitted(b58(signature), height)

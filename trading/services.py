@@ -629,7 +629,7 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
                     ends.append((order, Order.Status.EXPIRED if event[0] == EXPIRED else Order.Status.CANCELLED,
                                  "" if event[0] == EXPIRED else event[5]))
         ends += [(order, Order.Status.FILLED, "") for order in Order.objects.filter(
-            status=Order.Status.FILLED, side=BUY, closed=False).select_related("owner")]
+            status=Order.Status.FILLED, side=BUY, closed=False).select_related("owner", "zone")]
         for error in _close_many(ends):
             report.errors.append(f"close: {error.message}")
         report.expired += sum(1 for _, status, _ in ends if status == Order.Status.EXPIRED)
@@ -638,11 +638,17 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         # The books that may have changed: every zone after a rebuild, else the zones of the orders this run took
         # in, traded or ended (a kept engine's other books are as the last run published them).
         touched = set(zones) if rebuilt else {o.zone.code for o in [*arrivals, *filled, *(end[0] for end in ends)]}
-        streams.publish_after_match(engine, zones, recorded, filled + [end[0] for end in ends], books=touched)
-        if not report.errors:  # a refused settlement or refund: the engine moved on without it, so rebuild
+        stored = streams.publish_after_match(engine, zones, recorded, filled + [end[0] for end in ends], books=touched)
+        changed = bool(arrivals or events or rebuilt)  # else the open orders are as this process's last run left them
+        if report.errors or not stored:
+            # A refused settlement or refund (the engine moved on without it), or books that were not stored: this
+            # process's next run rebuilds and stores every book; another process's kept engine rebuilds too.
+            if changed:
+                MatcherState.advance()
+        else:
             for pk in ending.keys() | {o.pk for o in filled if o.status != Order.Status.OPEN}:
                 kept.drop(pk)
-            if arrivals or events or rebuilt:  # else the open orders are as this process's last run left them
+            if changed:
                 kept.mark = MatcherState.advance()
             _kept = kept
     return report

@@ -244,11 +244,13 @@ def _rebuilt(now: int) -> tuple[Engine, dict[str, int]] | None:
 # -- publishing -------------------------------------------------------------------------------------------
 
 def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trade], orders: list[Order],
-                        books: set[str] | None = None) -> None:
+                        books: set[str] | None = None) -> bool:
     """Publish a matcher run: the books of the zones in `books` (every zone if None) from `engine` as the run left
     them (`zones` maps zone codes to the engine's indexes), the `trades` it recorded (public, and a fill to each
-    party) and the `orders` whose status or remaining changed (to their owners). Never raises."""
+    party) and the `orders` whose status or remaining changed (to their owners). Never raises; returns whether
+    the books were stored (if not, the caller must publish every book next time)."""
     messages: list[tuple[str, dict]] = []
+    stored = True
     try:
         messages += _trade_messages(trades, zones) + _order_messages(orders)
     except Exception:
@@ -262,7 +264,9 @@ def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trad
                                  | _waiting_books(sorted(auction & shown)))
     except Exception:
         log.exception("could not publish the order books after a matcher run")
+        stored = False
     _deliver(messages)
+    return stored
 
 
 def publish_after_place(orders: list[Order]) -> None:
@@ -339,9 +343,13 @@ async def _send_all(layer, messages: list[tuple[str, dict]]) -> None:
     grouped: dict[str, list[dict]] = {}
     for group, message in messages:
         grouped.setdefault(group, []).append(message)
-    await asyncio.gather(*(
+    groups = list(grouped)
+    results = await asyncio.gather(*(
         layer.group_send(group, batch[0] if len(batch) == 1 else {"type": BATCH, "messages": batch})
-        for group, batch in grouped.items()))
+        for group, batch in grouped.items()), return_exceptions=True)
+    for group, result in zip(groups, results, strict=True):
+        if isinstance(result, BaseException):
+            log.error("could not send %d market event(s) to %s", len(grouped[group]), group, exc_info=result)
 
 
 _outbox: queue.SimpleQueue | None = None

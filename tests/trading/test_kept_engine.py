@@ -92,8 +92,10 @@ def test_a_run_with_a_refused_settlement_keeps_nothing(traders, rebuilds, monkey
             yield [LedgerUnavailable("down") for _ in items[start:start + chunk]]
 
     monkeypatch.setattr(services.ledger_services, "transactions_submit_stream", refuse_settlements)
+    mark = MatcherState.current()
     report = services.run_matcher(now=NOW)
     assert report.trades == 0 and report.errors and services._kept is None
+    assert MatcherState.current() != mark  # another process's kept engine rebuilds as well
     monkeypatch.setattr(services.ledger_services, "transactions_submit_stream", real)
     assert services.run_matcher(now=NOW).trades == 1  # rebuilt from the tables, the trade happens once
     assert len(rebuilds) == 2
@@ -121,3 +123,22 @@ def test_a_kept_run_stores_only_the_books_it_changed_and_every_stored_book_stays
         _, bids, asks = _stored_book(code)
         assert bids == [] and asks == [[4 * THB, services.book(code)["asks"][0][1]]]
     assert _stored_book("BKK-C")[2] == [[4 * THB, KWH - KWH // 2]]
+
+
+def test_a_run_whose_books_were_not_stored_keeps_nothing_and_the_next_stores_every_book(traders, rebuilds, monkeypatch):  # noqa: F811
+    seller, buyer = traders
+    place(seller, 1, "sell", KWH, 4 * THB, zone="BKK-N")
+    real = services.streams._store_books
+
+    def broken(books):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(services.streams, "_store_books", broken)
+    assert not services.run_matcher(now=NOW).errors
+    assert services._kept is None
+    monkeypatch.setattr(services.streams, "_store_books", real)
+    place(buyer, 1, "buy", KWH // 2, 3 * THB)  # BKK-C only: a kept run would store only that book
+    services.run_matcher(now=NOW)
+    assert len(rebuilds) == 2
+    assert _stored_book("BKK-N")[2] == [[4 * THB, KWH]]
+    assert _stored_book("BKK-C")[1] == [[3 * THB, KWH // 2]]
