@@ -419,32 +419,48 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]],
     return trades
 
 
+ROWS_PER_STATEMENT = 500
+
+
 def _update_orders(orders: list[Order], fields: list[str]) -> None:
-    """Write `fields` of many orders: one statement executed for every row (Django's bulk_update builds a CASE
-    per field and row, which costs more than the database's work)."""
-    if not orders:
+    """Write `fields` of many orders: one UPDATE ... FROM (VALUES ...) statement per ROWS_PER_STATEMENT rows
+    (Django's bulk_update builds a CASE per field and row, and a statement per row costs the database a parse and
+    a plan each)."""
+    rows = list({order.pk: order for order in orders}.values())
+    if not rows:
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(f"{quote(Order._meta.get_field(name).column)} = %s" for name in fields)
+    table = quote(Order._meta.db_table)
+    columns = ", ".join(f"{quote(Order._meta.get_field(name).column)} = v.column{i}"
+                        for i, name in enumerate(fields, start=2))
+    row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
     with connection.cursor() as cur:
-        cur.executemany(f"UPDATE {quote(Order._meta.db_table)} SET {columns} WHERE {quote('id')} = %s",
-                        [[getattr(order, name) for name in fields] + [order.pk] for order in orders])
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            part = rows[start:start + ROWS_PER_STATEMENT]
+            cur.execute(f"UPDATE {table} SET {columns} FROM (VALUES {', '.join([row] * len(part))}) AS v "
+                        f"WHERE {table}.{quote('id')} = v.column1",
+                        [value for order in part for value in (order.pk, *(getattr(order, n) for n in fields))])
 
 
 def _insert_escrow(records: list[EscrowRecord]) -> None:
-    """Insert escrow records with one statement executed for every row (their ids are not needed back): Django's
-    bulk_create prepares every value through the field machinery, which costs more than the database's work."""
+    """Insert escrow records (their ids are not needed back) with one multi-row INSERT per ROWS_PER_STATEMENT rows:
+    Django's bulk_create prepares every value through the field machinery, which costs more than the database's
+    work."""
     if not records:
         return
     quote = connection.ops.quote_name
     names = ["order", "kind", "token", "amount", "trade", "ledger_signature", "created_at"]
     fields = [EscrowRecord._meta.get_field(name) for name in names]
     created = fields[-1].get_db_prep_value(timezone.now(), connection)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cur:
-        cur.executemany(
-            f"INSERT INTO {quote(EscrowRecord._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))})",
-            [[r.order_id, r.kind, r.token, r.amount, r.trade_id, r.ledger_signature, created] for r in records])
+        for start in range(0, len(records), ROWS_PER_STATEMENT):
+            part = records[start:start + ROWS_PER_STATEMENT]
+            cur.execute(
+                f"INSERT INTO {quote(EscrowRecord._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+                f"VALUES {', '.join([row] * len(part))}",
+                [value for r in part
+                 for value in (r.order_id, r.kind, r.token, r.amount, r.trade_id, r.ledger_signature, created)])
 
 
 def _record_closed_buys(closed: list[tuple[Order, str]]) -> None:
