@@ -120,7 +120,11 @@ def test_setting_stop_ends_the_run_with_a_summary():
         summary = asyncio.run(go(platform.url))
     assert summary.stopped
     assert 1 <= summary.intervals <= 8 and summary.stats.rejected == 0
-    assert len(platform.readings) == summary.stats.accepted
+    # A stop cancels the requests in flight: the platform may have stored some whose answers never came back, which
+    # the summary counts as unanswered (a rerun resends them, and they come back as duplicates).
+    stats = summary.stats
+    assert stats.accepted <= len(platform.readings) <= stats.accepted + stats.pending
+    assert stats.pending == 0 or "readings unanswered" in summary.text()
 
 
 def test_the_command_prints_a_summary_and_turns_bad_options_into_errors():
