@@ -6,6 +6,7 @@ import uuid
 from django.db import models
 
 from registry.models import Participant, Zone
+from trading.orders import Order as EngineOrder
 
 
 class Order(models.Model):
@@ -39,6 +40,13 @@ class Order(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "nonce"], name="trading_order_nonce")]
+
+    def engine_order(self, zone: int, *, cross_zone: bool | None = None) -> EngineOrder:
+        """What is left of this order as the pure engine takes it, in the engine's zone `zone` (`cross_zone`
+        False for an auction, which clears one zone)."""
+        return EngineOrder(id=self.pk, owner=self.owner_id, side=self.side, zone=zone, quantity=self.remaining,
+                           price=self.price, kind=self.kind, tif=self.tif, expires_at=self.expires_at,
+                           cross_zone=self.cross_zone if cross_zone is None else cross_zone)
 
 
 class Trade(models.Model):

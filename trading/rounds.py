@@ -17,7 +17,7 @@ from django.conf import settings
 from trading.auction import clear_auction
 from trading.events import CANCELLED, EXPIRED
 from trading.models import AuctionRound, Order
-from trading.orders import IOC, Order as EngineOrder
+from trading.orders import IOC
 from trading.params import MarketParams
 
 
@@ -56,8 +56,7 @@ def clear_rounds(orders: dict[int, Order], zones: dict[str, int], now: int, para
         if not entered or AuctionRound.objects.filter(zone=entered[0].zone, closes_at=close).exists():
             continue
         result = clear_auction(
-            [EngineOrder(id=o.pk, owner=o.owner_id, side=o.side, zone=zone, quantity=o.remaining, price=o.price,
-                         kind=o.kind, tif=o.tif, expires_at=o.expires_at, cross_zone=False) for o in entered],
+            [o.engine_order(zone, cross_zone=False) for o in entered],
             zone=zone, zones=len(zones), now=now, params=params)
         AuctionRound.objects.create(zone=entered[0].zone, closes_at=close, price=result.price, volume=result.volume,
                                     orders=len(entered), trades=len(result.trades))

@@ -158,7 +158,8 @@ def orders_place(placements: list[Placement], *, now: int | None = None) -> list
     if first:
         # The batch's owners and nonces cross: keys first (most batches retry nothing), then the retried orders.
         candidates = Order.objects.filter(owner_id__in={pk for pk, _ in first}, nonce__in={n for _, n in first})
-        retried = [pk for owner, nonce, pk in candidates.values_list("owner_id", "nonce", "pk") if (owner, nonce) in first]
+        retried = [pk for owner, nonce, pk in candidates.values_list("owner_id", "nonce", "pk")
+                   if (owner, nonce) in first]
         for order in Order.objects.filter(pk__in=retried).select_related("zone", "owner__user") if retried else ():
             _answer_retry(first.pop((order.owner_id, order.nonce)), order)
     fresh = list(first.values())
@@ -422,6 +423,11 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]],
 ROWS_PER_STATEMENT = 500
 
 
+def _placeholders(width: int, rows: int) -> str:
+    """`(%s, ..., %s), ...`: `rows` rows of `width` parameters, for a multi-row VALUES list."""
+    return ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * rows)
+
+
 def _update_orders(orders: list[Order], fields: list[str]) -> None:
     """Write `fields` of many orders: one UPDATE ... FROM (VALUES ...) statement per ROWS_PER_STATEMENT rows
     (Django's bulk_update builds a CASE per field and row, and a statement per row costs the database a parse and
@@ -433,11 +439,10 @@ def _update_orders(orders: list[Order], fields: list[str]) -> None:
     table = quote(Order._meta.db_table)
     columns = ", ".join(f"{quote(Order._meta.get_field(name).column)} = v.column{i}"
                         for i, name in enumerate(fields, start=2))
-    row = "(" + ", ".join(["%s"] * (len(fields) + 1)) + ")"
     with connection.cursor() as cur:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             part = rows[start:start + ROWS_PER_STATEMENT]
-            cur.execute(f"UPDATE {table} SET {columns} FROM (VALUES {', '.join([row] * len(part))}) AS v "
+            cur.execute(f"UPDATE {table} SET {columns} FROM (VALUES {_placeholders(len(fields) + 1, len(part))}) AS v "
                         f"WHERE {table}.{quote('id')} = v.column1",
                         [value for order in part for value in (order.pk, *(getattr(order, n) for n in fields))])
 
@@ -452,13 +457,12 @@ def _insert_escrow(records: list[EscrowRecord]) -> None:
     names = ["order", "kind", "token", "amount", "trade", "ledger_signature", "created_at"]
     fields = [EscrowRecord._meta.get_field(name) for name in names]
     created = fields[-1].get_db_prep_value(timezone.now(), connection)
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cur:
         for start in range(0, len(records), ROWS_PER_STATEMENT):
             part = records[start:start + ROWS_PER_STATEMENT]
             cur.execute(
                 f"INSERT INTO {quote(EscrowRecord._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-                f"VALUES {', '.join([row] * len(part))}",
+                f"VALUES {_placeholders(len(fields), len(part))}",
                 [value for r in part
                  for value in (r.order_id, r.kind, r.token, r.amount, r.trade_id, r.ledger_signature, created)])
 
@@ -588,10 +592,7 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
                 kept.waiting[order.pk] = order
                 continue
             try:
-                events += engine.submit(EngineOrder(
-                    id=order.pk, owner=order.owner_id, side=order.side, zone=zones[order.zone.code],
-                    quantity=order.remaining, price=order.price, kind=order.kind, tif=order.tif,
-                    expires_at=order.expires_at, cross_zone=order.cross_zone), now)
+                events += engine.submit(order.engine_order(zones[order.zone.code]), now)
             except OrderRejected as exc:
                 events.append((EXPIRED, order.pk, 0, order.side, order.remaining) if exc.code == "already_expired"
                               else (CANCELLED, order.pk, 0, order.side, order.remaining, exc.code))
@@ -687,8 +688,7 @@ def _engine_of_open_orders(now: int, zones: dict[str, int]) -> Engine:
 
 def _round_if_closed_now(probe: EngineOrder, zone: str, zones: dict[str, int], now: int):
     """The auction round of `zone` as it would clear now over the orders waiting for it and `probe`."""
-    waiting = [EngineOrder(id=o.pk, owner=o.owner_id, side=o.side, zone=zones[zone], quantity=o.remaining,
-                           price=o.price, kind=o.kind, tif=o.tif, expires_at=o.expires_at, cross_zone=False)
+    waiting = [o.engine_order(zones[zone], cross_zone=False)
                for o in Order.objects.filter(zone__code=zone, status=Order.Status.OPEN).exclude(ledger_signature="")
                .order_by("pk")]
     return rounds.clear_auction(waiting + [probe], zone=zones[zone], zones=len(zones), now=now, params=params())
