@@ -33,6 +33,8 @@ from ledger.token_program import (
     IX_MINT_TO,
     IX_SET_MINT_AUTHORITY,
     IX_TRANSFER,
+    IX_TRANSFER_SPLIT,
+    MAX_SPLIT,
     MINT_KIND,
     THB_DECIMALS,
     TOKEN_ACCOUNT_KIND,
@@ -130,6 +132,13 @@ def _new_authority_args(data: bytes) -> dict | None:
     return {"new_authority": b58(data[1:33])} if len(data) == 33 else None
 
 
+def _split_args(data: bytes) -> dict | None:
+    legs, rest = divmod(len(data) - 1, 8)
+    if rest or not legs:
+        return None
+    return {"amounts": [str(a) for a in struct.unpack_from(f"<{legs}Q", data, 1)]}
+
+
 # tag -> (name, the role of each account in order, argument parser)
 _TOKEN_INSTRUCTIONS: dict[int, tuple[str, tuple[str, ...], Callable[[bytes], dict | None]]] = {
     IX_CREATE_ACCOUNT: ("create_account", ("payer", "account", "owner", "mint"), _no_args),
@@ -137,6 +146,8 @@ _TOKEN_INSTRUCTIONS: dict[int, tuple[str, tuple[str, ...], Callable[[bytes], dic
     IX_MINT_TO: ("mint_to", ("mint", "destination", "authority"), _amount_args),
     IX_BURN: ("burn", ("source", "mint", "authority"), _amount_args),
     IX_SET_MINT_AUTHORITY: ("set_mint_authority", ("mint", "authority"), _new_authority_args),
+    IX_TRANSFER_SPLIT: ("transfer_split", ("source", "authority") + tuple(f"destination {i}" for i in range(1, MAX_SPLIT + 1)),
+                        _split_args),
 }
 
 

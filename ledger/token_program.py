@@ -28,6 +28,8 @@ IX_MINT_TO = 3
 IX_BURN = 4
 IX_SET_MINT_AUTHORITY = 5
 IX_BURN_BY_AUTHORITY = 6
+IX_TRANSFER_SPLIT = 7
+MAX_SPLIT = 8  # destinations of one transfer_split
 
 GXT_DECIMALS = 9
 THB_DECIMALS = 6
@@ -96,6 +98,15 @@ def transfer_ix(*, source: bytes, destination: bytes, authority: bytes, amount: 
     ), bytes((IX_TRANSFER,)) + _U64.pack(amount))
 
 
+def transfer_split_ix(*, source: bytes, authority: bytes, legs: list[tuple[bytes, int]]) -> Instruction:
+    """One source paying several destinations (`legs`: destination, amount; an amount may be 0) in one call."""
+    return Instruction(TOKEN_PROGRAM_ID, (
+        AccountMeta(source, False, True),
+        AccountMeta(authority, True, False),
+        *(AccountMeta(destination, False, True) for destination, _ in legs),
+    ), bytes((IX_TRANSFER_SPLIT,)) + b"".join(_U64.pack(amount) for _, amount in legs))
+
+
 def mint_to_ix(*, mint: bytes, destination: bytes, authority: bytes, amount: int) -> Instruction:
     return Instruction(TOKEN_PROGRAM_ID, (
         AccountMeta(mint, False, True),
@@ -159,6 +170,7 @@ class TokenProgram(Program):
             IX_BURN: self._burn,
             IX_SET_MINT_AUTHORITY: self._set_mint_authority,
             IX_BURN_BY_AUTHORITY: self._burn_by_authority,
+            IX_TRANSFER_SPLIT: self._transfer_split,
         }.get(tag)
         if handler is None:
             raise InstructionError("invalid_instruction", f"unknown token instruction {tag}")
@@ -199,6 +211,33 @@ class TokenProgram(Program):
         source.data = TokenAccount(src.mint, src.owner, checked_sub(src.amount, amount, "insufficient_funds",
                                                                     f"insufficient funds: balance {src.amount}, transfer {amount}")).pack()
         destination.data = TokenAccount(dst.mint, dst.owner, checked_add(dst.amount, amount)).pack()
+
+    def _transfer_split(self, inv: Invocation) -> None:
+        legs, rest = divmod(len(inv.data) - 1, 8)
+        if rest or not 1 <= legs <= MAX_SPLIT:
+            raise InstructionError("invalid_instruction_data",
+                                   f"transfer_split takes 1 to {MAX_SPLIT} u64 amounts after the instruction tag")
+        amounts = struct.unpack_from(f"<{legs}Q", inv.data, 1)
+        total = sum(amounts)
+        if total == 0:
+            raise InstructionError("invalid_amount", "the amounts must add up to more than zero")
+        inv.need(2 + legs)
+        source, authority = inv.accounts[:2]
+        _owned(inv, source, "source")
+        src = TokenAccount.unpack(source.data)
+        if not authority.is_signer or authority.key != src.owner:
+            raise InstructionError("owner_mismatch", f"the source's owner {b58(src.owner)} must sign the transfer")
+        source.data = TokenAccount(src.mint, src.owner, checked_sub(src.amount, total, "insufficient_funds",
+                                                                    f"insufficient funds: balance {src.amount}, transfer {total}")).pack()
+        for destination, amount in zip(inv.accounts[2:2 + legs], amounts):
+            _owned(inv, destination, "destination")
+            if destination.key == source.key:
+                raise InstructionError("invalid_account_address", "a split cannot pay its own source")
+            dst = TokenAccount.unpack(destination.data)
+            if dst.mint != src.mint:
+                raise InstructionError("mint_mismatch", "source and destination hold different tokens")
+            if amount:
+                destination.data = TokenAccount(dst.mint, dst.owner, checked_add(dst.amount, amount)).pack()
 
     def _mint_to(self, inv: Invocation) -> None:
         inv.need(3)

@@ -34,6 +34,7 @@ from ledger.runtime import AccountView, Invocation, Program, checked_add, checke
 from ledger.token_program import (
     IX_CREATE_ACCOUNT,
     IX_TRANSFER,
+    IX_TRANSFER_SPLIT,
     TOKEN_PROGRAM_ID,
     Mint,
     associated_token_address,
@@ -243,6 +244,16 @@ def _pay(inv: Invocation, order: Order, escrow: AccountView, destination: Accoun
                    bytes((IX_TRANSFER,)) + amount.to_bytes(8, "little"), signer_seeds=[_order_seeds(order.order_id)])
 
 
+def _pay_split(inv: Invocation, order: Order, escrow: AccountView, legs: tuple[tuple[AccountView, int], ...]) -> None:
+    """Move several amounts out of `order`'s escrow in one call to the token program; nothing if all are zero."""
+    if any(amount for _, amount in legs):
+        inv.invoke(TOKEN_PROGRAM_ID, (AccountMeta(escrow.key, False, True),
+                                      AccountMeta(order_address(order.order_id), True, False),
+                                      *(AccountMeta(view.key, False, True) for view, _ in legs)),
+                   bytes((IX_TRANSFER_SPLIT,)) + b"".join(amount.to_bytes(8, "little") for _, amount in legs),
+                   signer_seeds=[_order_seeds(order.order_id)])
+
+
 class TradingProgram(Program):
     program_id = TRADING_PROGRAM_ID
     name = "trading"
@@ -390,11 +401,8 @@ class TradingProgram(Program):
         paid = checked_add(a.value, a.wheeling)
         buy_left = checked_sub(buy.escrowed, paid, "insufficient_escrow", "the buyer's escrow cannot cover this fill")
         sell_left = checked_sub(sell.escrowed, quantity, "insufficient_escrow", "the seller's escrow cannot cover this fill")
-        _pay(inv, buy, buy_escrow_view, seller_thb, a.value - fee)
-        _pay(inv, buy, buy_escrow_view, fee_thb, fee)
-        _pay(inv, buy, buy_escrow_view, grid_thb, a.wheeling)
-        _pay(inv, sell, sell_escrow_view, buyer_gxt, a.effective)
-        _pay(inv, sell, sell_escrow_view, loss_gxt, a.loss)
+        _pay_split(inv, buy, buy_escrow_view, ((seller_thb, a.value - fee), (fee_thb, fee), (grid_thb, a.wheeling)))
+        _pay_split(inv, sell, sell_escrow_view, ((buyer_gxt, a.effective), (loss_gxt, a.loss)))
         buy_remaining, sell_remaining = buy.remaining - quantity, sell.remaining - quantity
         buy_view.data = replace(buy, remaining=buy_remaining, escrowed=buy_left,
                                 status=OrderStatus.FILLED if buy_remaining == 0 else OrderStatus.OPEN).pack()

@@ -21,6 +21,7 @@ from ledger.token_program import (
     mint_to_ix,
     set_mint_authority_ix,
     transfer_ix,
+    transfer_split_ix,
 )
 
 VALIDATOR = Keypair.from_label("test validator")
@@ -240,6 +241,33 @@ def test_tokens_of_different_mints_do_not_mix():
     must_commit(state, tx(state, [create_account_ix(payer=AUTHORITY.pubkey, owner=BOB.pubkey, mint=THB)], [AUTHORITY]))
     err = failure(state, tx(state, [transfer_ix(source=ata(ALICE), destination=ata(BOB, THB), authority=ALICE.pubkey, amount=1)], [ALICE]))
     assert err.reason_code == "mint_mismatch"
+
+
+def test_a_split_transfer_pays_every_destination_or_none():
+    state = new_chain()
+    open_wallet(state, ALICE, 100)
+    open_wallet(state, BOB)
+    open_wallet(state, MALLORY)
+    must_commit(state, tx(state, [transfer_split_ix(source=ata(ALICE), authority=ALICE.pubkey,
+                                                    legs=[(ata(BOB), 30), (ata(MALLORY), 0), (ata(BOB), 5)])], [ALICE]))
+    assert (balance(state, ALICE), balance(state, BOB), balance(state, MALLORY)) == (65, 35, 0)
+    must_commit(state, tx(state, [create_account_ix(payer=AUTHORITY.pubkey, owner=BOB.pubkey, mint=THB)], [AUTHORITY]))
+    refused = {
+        "insufficient_funds": [(ata(BOB), 60), (ata(MALLORY), 6)],
+        "mint_mismatch": [(ata(BOB), 1), (ata(BOB, THB), 0)],
+        "invalid_account_address": [(ata(BOB), 1), (ata(ALICE), 1)],
+        "invalid_amount": [(ata(BOB), 0)],
+        "uninitialized_account": [(ata(BOB), 1), (ata(Keypair.from_label("nobody")), 1)],
+    }
+    for reason, legs in refused.items():
+        err = failure(state, tx(state, [transfer_split_ix(source=ata(ALICE), authority=ALICE.pubkey, legs=legs)], [ALICE]))
+        assert err.reason_code == reason, (reason, err.message)
+    theft = transfer_split_ix(source=ata(ALICE), authority=MALLORY.pubkey, legs=[(ata(MALLORY), 1)])
+    assert failure(state, tx(state, [theft], [MALLORY])).reason_code == "owner_mismatch"
+    too_many = transfer_split_ix(source=ata(ALICE), authority=ALICE.pubkey, legs=[(ata(BOB), 1)] * 9)
+    assert failure(state, tx(state, [too_many], [ALICE])).reason_code == "invalid_instruction_data"
+    assert (balance(state, ALICE), balance(state, BOB), balance(state, MALLORY)) == (65, 35, 0)
+    assert supply(state) == 100
 
 
 def test_creating_an_associated_account_is_idempotent_and_bound_to_its_derived_address():
