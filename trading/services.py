@@ -32,6 +32,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from gridtokenx.locks import try_lock
+from gridtokenx.rows import db_now, insert_rows, update_rows
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.config import platform_authority
@@ -284,9 +285,8 @@ def _lock_escrows(fresh: list[Placement], now: int) -> None:
         if refused:
             Order.objects.filter(pk__in=refused).delete()
         _update_orders(placed, ["ledger_signature"])
-        _insert_escrow([EscrowRecord(
-            order=order, kind=EscrowRecord.Kind.LOCK, token="THB" if order.side == BUY else "GXT",
-            amount=order.escrowed, ledger_signature=order.ledger_signature) for order in placed])
+        _insert_escrow([(order.pk, EscrowRecord.Kind.LOCK, "THB" if order.side == BUY else "GXT", order.escrowed,
+                         None, order.ledger_signature) for order in placed])
     streams.publish_after_place(placed)
 
 
@@ -385,106 +385,77 @@ def _close_many(ends: list[tuple[Order, str, str]]) -> list[GridTokenXError]:
 
 
 def _record_trade(buy: Order, sell: Order, quantity: int, price: int, signature: str, height: int,
-                  zones: dict[str, int] | None = None) -> Trade:
+                  zones: dict[str, int] | None = None, *, closes_buy: bool = False) -> Trade:
     """Mirror one committed settlement: the trade row, both orders' progress and the escrow releases."""
-    return _record_trades([(buy, sell, quantity, price, signature, height)], zones)[0]
+    return _record_trades([(buy, sell, quantity, price, signature, height)], zones,
+                          closing={buy.pk} if closes_buy else frozenset())[0]
 
 
-def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]],
-                   zones: dict[str, int] | None = None) -> list[Trade]:
-    """Mirror committed settlements in one database transaction (rows in bulk)."""
+_TRADE_FIELDS = ["buy_order", "sell_order", "buyer_zone", "seller_zone", "quantity", "effective", "loss", "price",
+                 "value", "fee", "wheeling", "loss_value", "ledger_signature", "block_height", "created_at"]
+_ESCROW_FIELDS = ["order", "kind", "token", "amount", "trade", "ledger_signature", "created_at"]
+
+
+def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]], zones: dict[str, int] | None = None,
+                   closing: set[int] | frozenset = frozenset()) -> list[Trade]:
+    """Mirror committed settlements in one database transaction: the trade rows, the escrow releases, the orders'
+    progress, and for the buys in `closing` (closed in their trade's own ledger transaction) the refund of what
+    their escrow had left: the lock, less every release (earlier ones too) and earlier refund, as the trading
+    program computes it. A buy closes with its only trade of a run, so one with nothing filled before this trade
+    has no earlier release, and only buys filled before are looked up."""
     if not settled:
         return []
     zones = zones or zone_indexes()
     tariffs = params().tariffs
-    trades, releases, touched = [], [], {}
+    now = timezone.now()
+    trades, releases, touched, closed = [], [], {}, []
+    earlier = [buy.pk for buy, *_ in settled if buy.pk in closing and buy.remaining != buy.quantity]
+    released = dict(EscrowRecord.objects.filter(order__in=earlier, kind=EscrowRecord.Kind.RELEASE)
+                    .values("order").annotate(total=Sum("amount")).values_list("order", "total")) if earlier else {}
     for buy, sell, quantity, price, signature, height in settled:
         amounts = trade_amounts(quantity, price, tariffs.between(abs(zones[buy.zone.code] - zones[sell.zone.code])))
         trade = Trade(buy_order=buy, sell_order=sell, buyer_zone=buy.zone, seller_zone=sell.zone,
                       quantity=quantity, effective=amounts.effective, loss=amounts.loss, price=price,
                       value=amounts.value, fee=program.fee_of(amounts.value, FEE_BPS), wheeling=amounts.wheeling,
-                      loss_value=amounts.loss_value, ledger_signature=signature, block_height=height)
+                      loss_value=amounts.loss_value, ledger_signature=signature, block_height=height, created_at=now)
         trades.append(trade)
-        for order, token, amount in ((buy, "THB", amounts.value + amounts.wheeling), (sell, "GXT", quantity)):
+        paid = amounts.value + amounts.wheeling
+        for order, token, amount in ((buy, "THB", paid), (sell, "GXT", quantity)):
             order.remaining -= quantity
             order.status = Order.Status.FILLED if order.remaining == 0 else Order.Status.OPEN
             touched[order.pk] = order
-            releases.append(EscrowRecord(order=order, kind=EscrowRecord.Kind.RELEASE, token=token, amount=amount,
-                                         trade=trade, ledger_signature=signature))
+            releases.append((order.pk, EscrowRecord.Kind.RELEASE, token, amount, trade, signature))
+        if buy.pk in closing:
+            refund = buy.escrowed - buy.refunded - released.get(buy.pk, 0) - paid
+            buy.refunded += refund
+            buy.closed = True
+            closed.append(buy)
+            if refund:
+                releases.append((buy.pk, EscrowRecord.Kind.REFUND, "THB", refund, None, signature))
+    created = db_now(Trade, now=now)
     with transaction.atomic():
-        Trade.objects.bulk_create(trades, batch_size=500)
-        for record in releases:
-            record.trade_id = record.trade.pk
-        _insert_escrow(releases)
+        ids = insert_rows(Trade, _TRADE_FIELDS, [
+            (t.buy_order_id, t.sell_order_id, t.buyer_zone_id, t.seller_zone_id, t.quantity, t.effective, t.loss,
+             t.price, t.value, t.fee, t.wheeling, t.loss_value, t.ledger_signature, t.block_height, created)
+            for t in trades], key="ledger_signature")
+        for trade in trades:
+            trade.pk = ids[trade.ledger_signature]
+        _insert_escrow([(*r[:4], None if r[4] is None else r[4].pk, r[5]) for r in releases])
         _update_orders(list(touched.values()), ["remaining", "status"])
+        _update_orders(closed, ["refunded", "closed"])
     return trades
 
 
-ROWS_PER_STATEMENT = 500
-
-
-def _placeholders(width: int, rows: int) -> str:
-    """`(%s, ..., %s), ...`: `rows` rows of `width` parameters, for a multi-row VALUES list."""
-    return ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * rows)
-
-
 def _update_orders(orders: list[Order], fields: list[str]) -> None:
-    """Write `fields` of many orders: one UPDATE ... FROM (VALUES ...) statement per ROWS_PER_STATEMENT rows
-    (Django's bulk_update builds a CASE per field and row, and a statement per row costs the database a parse and
-    a plan each)."""
-    rows = list({order.pk: order for order in orders}.values())
-    if not rows:
-        return
-    quote = connection.ops.quote_name
-    table = quote(Order._meta.db_table)
-    columns = ", ".join(f"{quote(Order._meta.get_field(name).column)} = v.column{i}"
-                        for i, name in enumerate(fields, start=2))
-    with connection.cursor() as cur:
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            part = rows[start:start + ROWS_PER_STATEMENT]
-            cur.execute(f"UPDATE {table} SET {columns} FROM (VALUES {_placeholders(len(fields) + 1, len(part))}) AS v "
-                        f"WHERE {table}.{quote('id')} = v.column1",
-                        [value for order in part for value in (order.pk, *(getattr(order, n) for n in fields))])
+    """Write `fields` of many orders in one statement (gridtokenx.rows)."""
+    update_rows(Order, fields, list({o.pk: (o.pk, *(getattr(o, n) for n in fields)) for o in orders}.values()))
 
 
-def _insert_escrow(records: list[EscrowRecord]) -> None:
-    """Insert escrow records (their ids are not needed back) with one multi-row INSERT per ROWS_PER_STATEMENT rows:
-    Django's bulk_create prepares every value through the field machinery, which costs more than the database's
-    work."""
-    if not records:
-        return
-    quote = connection.ops.quote_name
-    names = ["order", "kind", "token", "amount", "trade", "ledger_signature", "created_at"]
-    fields = [EscrowRecord._meta.get_field(name) for name in names]
-    created = fields[-1].get_db_prep_value(timezone.now(), connection)
-    with connection.cursor() as cur:
-        for start in range(0, len(records), ROWS_PER_STATEMENT):
-            part = records[start:start + ROWS_PER_STATEMENT]
-            cur.execute(
-                f"INSERT INTO {quote(EscrowRecord._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-                f"VALUES {_placeholders(len(fields), len(part))}",
-                [value for r in part
-                 for value in (r.order_id, r.kind, r.token, r.amount, r.trade_id, r.ledger_signature, created)])
-
-
-def _record_closed_buys(closed: list[tuple[Order, str]]) -> None:
-    """Mirror buys closed in their settlement's transaction: the refund is what the escrow had left, the lock
-    less every release and earlier refund (as the trading program computes it)."""
-    if not closed:
-        return
-    released = dict(EscrowRecord.objects.filter(order__in=[o for o, _ in closed], kind=EscrowRecord.Kind.RELEASE)
-                    .values("order").annotate(total=Sum("amount")).values_list("order", "total"))
-    refunds = []
-    with transaction.atomic():
-        for order, signature in closed:
-            refund = order.escrowed - order.refunded - released.get(order.pk, 0)
-            order.refunded += refund
-            order.closed = True
-            if refund:
-                refunds.append(EscrowRecord(order=order, kind=EscrowRecord.Kind.REFUND, token="THB", amount=refund,
-                                            ledger_signature=signature))
-        _update_orders([o for o, _ in closed], ["refunded", "closed"])
-        _insert_escrow(refunds)
+def _insert_escrow(records: list[tuple]) -> None:
+    """Insert escrow records, each (order id, kind, token, amount, trade id or None, ledger signature), in one
+    statement (gridtokenx.rows); their ids are not needed back."""
+    created = db_now(EscrowRecord)
+    insert_rows(EscrowRecord, _ESCROW_FIELDS, [(*r, created) for r in records])
 
 
 def reconcile(report: MatchReport) -> None:
@@ -508,10 +479,12 @@ def reconcile(report: MatchReport) -> None:
                 sell_id = program.Order.unpack(_account_at(ix.accounts[3].pubkey)).order_id
                 buy = Order.objects.select_related("zone").get(pk=buy_id)
                 sell = Order.objects.select_related("zone").get(pk=sell_id)
-                _record_trade(buy, sell, quantity, price, signature, block.height)
-                if any(other.program_id == program.TRADING_PROGRAM_ID and other.data[:1] == bytes((program.IX_CLOSE,))
-                       and other.accounts[2].pubkey == ix.accounts[2].pubkey for other in tx.message.instructions):
-                    _record_closed_buys([(buy, signature)])  # the buy was closed in the same transaction
+                # the buy may have been closed in the same transaction
+                closes_buy = any(other.program_id == program.TRADING_PROGRAM_ID
+                                 and other.data[:1] == bytes((program.IX_CLOSE,))
+                                 and other.accounts[2].pubkey == ix.accounts[2].pubkey
+                                 for other in tx.message.instructions)
+                _record_trade(buy, sell, quantity, price, signature, block.height, closes_buy=closes_buy)
                 report.recovered += 1
 
 
@@ -619,16 +592,13 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         settled, recorded = [], []
         for start, outcomes in zip(range(0, len(txs), SETTLE_CHUNK),
                                    ledger_services.transactions_submit_stream(txs, chunk=SETTLE_CHUNK)):
-            done, closed = [], []
+            done = []
             for e, outcome in zip(trades[start:start + SETTLE_CHUNK], outcomes, strict=True):
                 if isinstance(outcome, GridTokenXError):  # refused: the next run starts from the reconciled state
                     report.errors.append(f"trade {e[3]}x{e[4]}: {outcome.message}")
                     continue
                 done.append((orders[e[3]], orders[e[4]], e[9], e[12], outcome.signature, outcome.block_height))
-                if e[3] in closing:
-                    closed.append((orders[e[3]], outcome.signature))
-            recorded += _record_trades(done, zones)
-            _record_closed_buys(closed)
+            recorded += _record_trades(done, zones, closing)
             settled += done
         report.trades += len(settled)
         # Then the ends of orders: cancelled (IOC and FOK remainders, self-trade, dust) and expired ones, and
