@@ -4,7 +4,7 @@ Django's `bulk_create` and `bulk_update` prepare every value through the field m
 statement with a parameter per value makes the PostgreSQL driver quote each one into a query string as long as the
 rows (its client-side binding), which costs more than the database's own work. Here every write is one short
 statement, however many rows it carries:
-- PostgreSQL takes each column as a single array parameter and `unnest`s them into rows;
+- PostgreSQL: inserts are a COPY, updates take each column as a single array parameter and `unnest` them;
 - SQLite runs the one-row statement for every row in its driver's C loop (`executemany`).
 Values must be what the database stores: a foreign key's id, a datetime prepared with the field's
 `get_db_prep_value` (see `db_now`).
@@ -15,8 +15,6 @@ from __future__ import annotations
 from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
-
-SQLITE_IN_CHUNK = 900  # keys per `IN (...)` on SQLite, well under its limit of bound parameters
 
 
 def _columns(model: type[Model], fields: list[str]) -> tuple[str, list[str], list[str]]:
@@ -31,32 +29,36 @@ def db_now(model: type[Model], field: str = "created_at", now=None):
     return model._meta.get_field(field).get_db_prep_value(now or timezone.now(), connection)
 
 
-def insert_rows(model: type[Model], fields: list[str], rows: list[tuple], *, key: str | None = None) -> dict:
-    """Insert `rows` (values in the order of `fields`). With `key` (a unique field among `fields`), returns
-    {that value: the new row's id}; otherwise {}."""
+def insert_rows(model: type[Model], fields: list[str], rows: list[tuple], *, ids: bool = False) -> list[int]:
+    """Insert `rows` (values in the order of `fields`); with `ids`, returns the new rows' ids in the same order.
+
+    PostgreSQL: COPY (its rows are parsed by the server, not planned one by one), with the ids, when wanted,
+    drawn from the table's sequence first. SQLite: the driver's loop, one statement per row."""
     if not rows:
-        return {}
-    table, columns, types = _columns(model, fields)
+        return []
+    table, columns, _ = _columns(model, fields)
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            arrays = ", ".join(f"%s::{t}[]" for t in types)
-            returning = f" RETURNING {connection.ops.quote_name(key)}, id" if key else ""
-            cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays}){returning}",
-                        [list(column) for column in zip(*rows)])
-            return dict(cur.fetchall()) if key else {}
-        cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
-                        rows)
-        if not key:
-            return {}
-        at = fields.index(key)
-        keys = [row[at] for row in rows]
-        ids = {}
-        for start in range(0, len(keys), SQLITE_IN_CHUNK):
-            part = keys[start:start + SQLITE_IN_CHUNK]
-            cur.execute(f"SELECT {connection.ops.quote_name(key)}, id FROM {table} WHERE "
-                        f"{connection.ops.quote_name(key)} IN ({', '.join(['%s'] * len(part))})", part)
-            ids.update(cur.fetchall())
-        return ids
+            new_ids: list[int] = []
+            if ids:
+                cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                            [model._meta.db_table, len(rows)])
+                new_ids = [row[0] for row in cur.fetchall()]
+                columns = ["id", *columns]
+                rows = [(pk, *row) for pk, row in zip(new_ids, rows)]
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return new_ids
+        statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+        if not ids:
+            cur.executemany(statement, rows)
+            return []
+        new_ids = []
+        for row in rows:
+            cur.execute(statement, row)
+            new_ids.append(cur.lastrowid)
+        return new_ids
 
 
 def update_rows(model: type[Model], fields: list[str], rows: list[tuple]) -> None:

@@ -66,6 +66,11 @@ VERIFY_PROCESSES = os.cpu_count() or 1
 VERIFY_NICE = 5
 OFFLOAD_MIN = 8  # a shorter run is checked in its thread: a round trip to a worker would cost more than it saves
 VERIFIER_IDLE_S = 0.1
+# A block started while none is being stored holds at most this many transactions, and each block produced while
+# another is in flight at most twice as many as the last, up to LEDGER_MAX_BLOCK_TRANSACTIONS: a backlog that
+# arrives at once (a matcher run's settlements) gets its first answers after a small block, and is stored in
+# pieces while the rest executes; under sustained load blocks still grow to the maximum within a few blocks.
+FIRST_BLOCK_TRANSACTIONS = 250
 
 
 class Outcome:
@@ -206,6 +211,8 @@ class Sequencer:
         # At most two blocks in flight (one being stored, one waiting): while they are, transactions gather in the
         # intake, so the next block is larger and one commit (one fsync) covers more transactions.
         self.slots = threading.Semaphore(2)
+        self.handed = self.stored = 0  # blocks given to the writer, and stored (each counted by one thread)
+        self.last_block = 0  # transactions in the last block produced
         self.remote_inflight: set[bytes] = set()
         self.running = True
         self.failure: BaseException | None = None
@@ -299,10 +306,12 @@ class Sequencer:
             self._producer_idle = False
             self._wake.clear()
         batch: list = []
-        while checked and checked[0].ready and len(batch) < self.max_batch:
+        limit = min(self.max_batch, FIRST_BLOCK_TRANSACTIONS if self.handed == self.stored
+                    else max(FIRST_BLOCK_TRANSACTIONS, 2 * self.last_block))
+        while checked and checked[0].ready and len(batch) < limit:
             run = checked[0]
             live = [item for item in run.items if item is not None]
-            room = self.max_batch - len(batch)
+            room = limit - len(batch)
             if len(live) > room:
                 batch.extend(live[:room])
                 run.items = live[room:]
@@ -312,9 +321,9 @@ class Sequencer:
         # The pending table is polled every REMOTE_POLL_S, not once per block: under local load blocks follow
         # each other faster than that, and each poll is a database round trip on the producer's thread.
         now = time.monotonic()
-        if len(batch) < self.max_batch and now >= self._next_remote_poll:
+        if len(batch) < limit and now >= self._next_remote_poll:
             self._next_remote_poll = now + REMOTE_POLL_S
-            batch.extend(self._take_remote(self.max_batch - len(batch)))
+            batch.extend(self._take_remote(limit - len(batch)))
         return batch
 
     def _take_remote(self, limit: int) -> list[tuple[Transaction, None]]:
@@ -363,6 +372,8 @@ class Sequencer:
                 if job.block is not None and self.remote_inflight:
                     job.remote_done = [tx.signature for (tx, fut), error in zip(batch, job.errors)
                                        if fut is None and error is None]
+                self.handed += 1
+                self.last_block = len(batch)
                 self.jobs.put(job)
         except BaseException as exc:  # noqa: BLE001 - any failure stops the sequencer; state is then suspect
             log.exception("ledger producer failed")
@@ -389,6 +400,7 @@ class Sequencer:
                         self.stats["blocks"] += 1
                         self.stats["transactions"] += len(job.block.transactions)
                 self.stats["rejected"] += len(job.errors) - job.errors.count(None)
+                self.stored += 1
                 self.slots.release()
                 self._settle(job)
                 job = None

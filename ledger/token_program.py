@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ledger.crypto import b58, find_program_address, sha256
 from ledger.encoding import AccountMeta, Instruction
@@ -70,10 +71,12 @@ class TokenAccount:
         return cls(mint, owner, amount)
 
 
+@lru_cache(maxsize=64)
 def mint_address(symbol: str) -> bytes:
     return find_program_address([b"mint", symbol.encode("ascii")], TOKEN_PROGRAM_ID)[0]
 
 
+@lru_cache(maxsize=1 << 16)
 def associated_token_address(owner: bytes, mint: bytes) -> bytes:
     return find_program_address([owner, mint], TOKEN_PROGRAM_ID)[0]
 

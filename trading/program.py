@@ -141,14 +141,17 @@ class Order:
         return mint_address("THB" if self.side == Side.BUY else "GXT")
 
 
+@lru_cache(maxsize=1)
 def market_address() -> bytes:
     return find_program_address([b"market"], TRADING_PROGRAM_ID)[0]
 
 
+@lru_cache(maxsize=1 << 16)
 def order_address(order_id: int) -> bytes:
     return find_program_address([b"order", order_id.to_bytes(8, "little")], TRADING_PROGRAM_ID)[0]
 
 
+@lru_cache(maxsize=1 << 16)
 def escrow_address(order_id: int, side: Side) -> bytes:
     return associated_token_address(order_address(order_id), mint_address("THB" if side == Side.BUY else "GXT"))
 

@@ -290,6 +290,19 @@ def _lock_escrows(fresh: list[Placement], now: int) -> None:
     streams.publish_after_place(placed)
 
 
+_wallets: dict[int, bytes] = {}
+
+
+def owner_wallets(participants: set[int]) -> dict[int, bytes]:
+    """{participant id: wallet address} for at least `participants`: a wallet never changes once registered, so
+    this process remembers each one it has read (one query for those it has not)."""
+    missing = [pk for pk in participants if pk not in _wallets]
+    if missing:
+        _wallets.update((pk, parse_address(wallet)) for pk, wallet in
+                        Participant.objects.filter(pk__in=missing).values_list("pk", "wallet"))
+    return _wallets
+
+
 @lru_cache(maxsize=4096)
 def wallet_address(wallet: str) -> bytes:
     """A participant's stored wallet address as bytes (decoded once per process: settlements name it often)."""
@@ -437,9 +450,9 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]], zones
         ids = insert_rows(Trade, _TRADE_FIELDS, [
             (t.buy_order_id, t.sell_order_id, t.buyer_zone_id, t.seller_zone_id, t.quantity, t.effective, t.loss,
              t.price, t.value, t.fee, t.wheeling, t.loss_value, t.ledger_signature, t.block_height, created)
-            for t in trades], key="ledger_signature")
-        for trade in trades:
-            trade.pk = ids[trade.ledger_signature]
+            for t in trades], ids=True)
+        for trade, pk in zip(trades, ids, strict=True):
+            trade.pk = pk
         _insert_escrow([(*r[:4], None if r[4] is None else r[4].pk, r[5]) for r in releases])
         _update_orders(list(touched.values()), ["remaining", "status"])
         _update_orders(closed, ["refunded", "closed"])
@@ -525,7 +538,7 @@ def _arrivals(last_id: int) -> list[Order]:
     turns up)."""
     recent = timezone.now() - timedelta(milliseconds=UNSIGNED_WAIT_MS)
     arrived = []
-    for order in (Order.objects.filter(pk__gt=last_id, status=Order.Status.OPEN).select_related("zone", "owner")
+    for order in (Order.objects.filter(pk__gt=last_id, status=Order.Status.OPEN).select_related("zone")
                   .order_by("pk")):
         if order.ledger_signature:
             arrived.append(order)
@@ -582,11 +595,12 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         fills_per_buy = Counter(e[3] for e in trades)
         closing = {e[3] for e in trades if fills_per_buy[e[3]] == 1 and e[9] == orders[e[3]].remaining}
         blockhash = ledger_selectors.latest_blockhash()
+        wallets = owner_wallets({orders[pk].owner_id for e in trades for pk in e[3:5]})
         txs = [Transaction.build(Message(authority.pubkey, blockhash, (program.settle_ix(
-            authority=authority.pubkey, buy_id=e[3], buyer=wallet_address(orders[e[3]].owner.wallet), sell_id=e[4],
-            seller=wallet_address(orders[e[4]].owner.wallet), quantity=e[9], price=e[12], fee_owner=fee,
+            authority=authority.pubkey, buy_id=e[3], buyer=wallets[orders[e[3]].owner_id], sell_id=e[4],
+            seller=wallets[orders[e[4]].owner_id], quantity=e[9], price=e[12], fee_owner=fee,
             grid_owner=grid, loss_owner=loss),) + ((program.close_ix(
-                signer=authority.pubkey, order_id=e[3], owner=wallet_address(orders[e[3]].owner.wallet),
+                signer=authority.pubkey, order_id=e[3], owner=wallets[orders[e[3]].owner_id],
                 side=Side.BUY),) if e[3] in closing else ())), [authority]) for e in trades]
         # Recorded a chunk at a time: the tables take one chunk's trades while the ledger orders the next.
         settled, recorded = [], []
