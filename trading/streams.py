@@ -14,7 +14,8 @@ Three kinds of group:
 
 Where the book comes from:
 
-- after a matcher run, the engine's books as the run left them (`publish_after_match`). A placement is
+- after a matcher run, the engine's books as the run left them (`publish_after_match`); its trades, fills and
+  the orders they changed go out a chunk at a time as the run records them (`publish_trades`). A placement is
   published to its owner only (`publish_after_place`): the matcher, kicked after every placement, takes the new
   orders in and publishes the books they rest on or trade against, with the trades, in one sequence;
 - after a cancel, which holds the matcher's lock, the books of an engine rebuilt from the open orders, when that
@@ -272,6 +273,18 @@ def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trad
         stored = False
     _deliver(messages)
     return stored
+
+
+def publish_trades(trades: list[Trade], orders: list[Order], zones: dict[str, int]) -> None:
+    """Publish trades a matcher run has recorded (public, and a fill to each party) and the `orders` they changed
+    (to their owners), before the run ends: a run that settles many trades publishes them a chunk at a time, as
+    each is recorded, and its books at the end (`publish_after_match`). Never raises."""
+    messages: list[tuple[str, dict]] = []
+    try:
+        messages = _trade_messages(trades, zones) + _order_messages(orders)
+    except Exception:
+        log.exception("could not prepare the events of %s trades", len(trades))
+    _deliver(messages)
 
 
 def publish_after_place(orders: list[Order]) -> None:
