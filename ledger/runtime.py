@@ -214,23 +214,24 @@ class Runtime:
 
     @staticmethod
     def check_changes(inv: Invocation) -> None:
-        flags: dict[bytes, bool] = {}
-        for view in inv.accounts:
-            flags[view.key] = flags.get(view.key, False) or view.is_writable
-        for view in inv.accounts:
-            before = inv._pre[view.key]
-            cell = view._cell
-            if (cell.owner, cell.data) == before:
-                continue
-            if not flags[view.key]:
-                raise InstructionError("account_not_writable", f"account {b58(view.key)} was changed but is not writable")
-            pre_owner, pre_data = before
-            if pre_owner == inv.program_id:
-                if cell.owner not in (inv.program_id, SYSTEM_OWNER) or (cell.owner == SYSTEM_OWNER and cell.data):
-                    raise InstructionError("illegal_owner_change", f"account {b58(view.key)} cannot be given to another program")
-            elif pre_owner == SYSTEM_OWNER and not pre_data:
-                if view.key not in inv._claimed or cell.owner != inv.program_id:
-                    raise InstructionError("illegal_account_creation", f"account {b58(view.key)} was written without being claimed")
-            else:
-                raise InstructionError("account_owned_by_another_program", f"account {b58(view.key)} belongs to program {b58(pre_owner)}")
+        pre = inv._pre
+        changed = [view for view in inv.accounts if (view._cell.owner, view._cell.data) != pre[view._cell.key]]
+        if changed:
+            flags: dict[bytes, bool] = {}
+            for view in inv.accounts:
+                flags[view.key] = flags.get(view.key, False) or view.is_writable
+            for view in changed:
+                before = pre[view.key]
+                cell = view._cell
+                if not flags[view.key]:
+                    raise InstructionError("account_not_writable", f"account {b58(view.key)} was changed but is not writable")
+                pre_owner, pre_data = before
+                if pre_owner == inv.program_id:
+                    if cell.owner not in (inv.program_id, SYSTEM_OWNER) or (cell.owner == SYSTEM_OWNER and cell.data):
+                        raise InstructionError("illegal_owner_change", f"account {b58(view.key)} cannot be given to another program")
+                elif pre_owner == SYSTEM_OWNER and not pre_data:
+                    if view.key not in inv._claimed or cell.owner != inv.program_id:
+                        raise InstructionError("illegal_account_creation", f"account {b58(view.key)} was written without being claimed")
+                else:
+                    raise InstructionError("account_owned_by_another_program", f"account {b58(view.key)} belongs to program {b58(pre_owner)}")
         inv._rebase()

@@ -407,10 +407,13 @@ class TradingProgram(Program):
         _pay_split(inv, buy, buy_escrow_view, ((seller_thb, a.value - fee), (fee_thb, fee), (grid_thb, a.wheeling)))
         _pay_split(inv, sell, sell_escrow_view, ((buyer_gxt, a.effective), (loss_gxt, a.loss)))
         buy_remaining, sell_remaining = buy.remaining - quantity, sell.remaining - quantity
-        buy_view.data = replace(buy, remaining=buy_remaining, escrowed=buy_left,
-                                status=OrderStatus.FILLED if buy_remaining == 0 else OrderStatus.OPEN).pack()
-        sell_view.data = replace(sell, remaining=sell_remaining, escrowed=sell_left,
-                                 status=OrderStatus.FILLED if sell_remaining == 0 else OrderStatus.OPEN).pack()
+        buy_view.data = _ORDER.pack(2, buy.order_id, buy.owner, buy.side, buy.zone, buy.price, buy.quantity,
+                                    buy_remaining, buy_left, OrderStatus.FILLED if buy_remaining == 0 else OrderStatus.OPEN,
+                                    buy.expires_ms, buy.digest)
+        sell_view.data = _ORDER.pack(2, sell.order_id, sell.owner, sell.side, sell.zone, sell.price, sell.quantity,
+                                     sell_remaining, sell_left,
+                                     OrderStatus.FILLED if sell_remaining == 0 else OrderStatus.OPEN,
+                                     sell.expires_ms, sell.digest)
         market_view.data = replace(market, trades=checked_add(market.trades, 1)).pack()
         inv.log(f"trade {buy.order_id}x{sell.order_id}: {quantity} at {price}, effective {a.effective}, "
                 f"value {a.value}, fee {fee}, wheeling {a.wheeling}, loss {a.loss}")

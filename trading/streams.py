@@ -278,10 +278,14 @@ def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trad
 def publish_trades(trades: list[Trade], orders: list[Order], zones: dict[str, int]) -> None:
     """Publish trades a matcher run has recorded (public, and a fill to each party) and the `orders` they changed
     (to their owners), before the run ends: a run that settles many trades publishes them a chunk at a time, as
-    each is recorded, and its books at the end (`publish_after_match`). Never raises."""
+    each is recorded, and its books at the end (`publish_after_match`). The orders are sent as the run has just
+    written them (the matcher's lock keeps any other writer away from open orders meanwhile), not read back.
+    Never raises."""
     messages: list[tuple[str, dict]] = []
     try:
-        messages = _trade_messages(trades, zones) + _order_messages(orders)
+        latest = {order.pk: order for order in orders}
+        messages = _trade_messages(trades, zones) + [_private(order.owner_id, order_as_dict(order))
+                                                     for _, order in sorted(latest.items())]
     except Exception:
         log.exception("could not prepare the events of %s trades", len(trades))
     _deliver(messages)
