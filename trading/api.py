@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from ledger.api import _error, _valid
 from ledger.errors import InvalidInput, NotFound
 from registry.api import IsOperator, participant_of
-from trading import matcher, services
+from trading import desk, matcher, services
 from trading.models import Order, Trade
 from trading.serializers import OrderSerializer, TradeSerializer
 
@@ -76,6 +76,36 @@ class OrdersView(APIView):
         if request.query_params.get("status"):
             orders = orders.filter(status=request.query_params["status"])
         return Response(OrderSerializer(orders.order_by("-pk")[:_limit(request)], many=True).data)
+
+
+class SignedOrderBatchSerializer(serializers.Serializer):
+    orders = serializers.ListField(child=SignedOrderSerializer(), min_length=1, max_length=desk.MAX_BATCH_ORDERS,
+                                   help_text=f"1 to {desk.MAX_BATCH_ORDERS} signed orders, each as for a single order.")
+
+
+class OrdersBatchView(APIView):
+    permission_classes = (permissions.IsAuthenticated,)
+
+    @extend_schema(operation_id="trading_orders_batch", tags=["trading"], summary="Place several signed orders",
+                   description=f"Up to {desk.MAX_BATCH_ORDERS} signed orders in one request, each placed exactly as "
+                               "POST /trading/orders places one (its own signature check, rules, escrow lock and "
+                               "ledger transaction): a refused order does not affect the others, and the batch is "
+                               "not atomic. 200 with `results` in the order sent, each with the HTTP status that "
+                               "order would have had alone (201 placed, 200 a retry, or the error's status) and the "
+                               "order or the error. A body that is not a list of 1 to "
+                               f"{desk.MAX_BATCH_ORDERS} orders is refused whole with 400, placing nothing.",
+                   request=SignedOrderBatchSerializer,
+                   responses={200: inline_serializer("OrderBatchResults", {"results": serializers.ListField(
+                       child=inline_serializer("OrderBatchResult", {
+                           "status": serializers.IntegerField(help_text="201, 200, or the error's HTTP status."),
+                           "order": OrderSerializer(required=False),
+                           "error": serializers.DictField(required=False, help_text="As every error: code, message."),
+                       }))}), 400: _error(f"Not a list of 1 to {desk.MAX_BATCH_ORDERS} orders.")})
+    def post(self, request: Request) -> Response:
+        bodies = _valid(SignedOrderBatchSerializer(data=request.data))["orders"]
+        participant = participant_of(request)
+        outcomes = desk.place_placements([services.Placement(participant, dict(body)) for body in bodies])
+        return Response(desk.batch_answer(outcomes))
 
 
 def _placed(order: Order, created: bool) -> Response:

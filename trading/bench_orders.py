@@ -7,7 +7,8 @@ work, not the server's). Sells ask 4.00 to 4.60 THB/kWh and buys bid 4.30 to 5.0
 crosses; a tenth of the buys may buy across zones.
 
 Measured: one client per trader (aiohttp, one keep-alive connection each) posts its orders one after another
-(`POST /api/v1/trading/orders`) to `servers` Daphne processes (one by default: on a 2-core machine a second server
+(`POST /api/v1/trading/orders`; with `--batch N`, N at a time to `POST /api/v1/trading/orders/batch`, and each
+order's latency is that of its request) to `servers` Daphne processes (one by default: on a 2-core machine a second server
 only adds a process competing for the cores, and hands its ledger transactions to the first through the pending
 table). Each placement verifies the signature, checks the market's rules, locks the escrow in a ledger
 transaction committed durably, and kicks the matcher: a thread of the server on the embedded default, a Celery
@@ -39,11 +40,13 @@ from registry.defaults import zones_seed
 from registry.wallets import unseal
 from trading import services
 from trading.bench_settlement import bench_traders, fund
+from trading.desk import MAX_BATCH_ORDERS
 from trading.models import Order, Trade
 from trading.order_message import OrderMessage
 from trading.tariffs import KWH, THB, ask_ceiling
 
 PATH = "/api/v1/trading/orders"
+BATCH_PATH = "/api/v1/trading/orders/batch"
 QUANTITY = KWH // 10
 ZONES = ("BKK-C", "BKK-N", "BKK-E", "BKK-S", "BKK-W")
 
@@ -88,7 +91,7 @@ def celery_worker(log):
         output.close()
 
 
-async def _send(urls: list[str], tokens: list[str], plans: list[list[dict]]):
+async def _send(urls: list[str], tokens: list[str], plans: list[list[dict]], batch: int = 1):
     # aiohttp rather than httpx: the client shares the machine with the servers, and costs several times less.
     connector = aiohttp.TCPConnector(limit=len(plans))
     timeout = aiohttp.ClientTimeout(total=120.0)
@@ -98,16 +101,25 @@ async def _send(urls: list[str], tokens: list[str], plans: list[list[dict]]):
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=HEADERS) as session:
         async def trader(i: int) -> None:
-            url = urls[i % len(urls)] + PATH
+            url = urls[i % len(urls)] + (PATH if batch == 1 else BATCH_PATH)
             headers = {"authorization": f"Token {tokens[i]}", "content-type": "application/json"}
-            for body in plans[i]:
-                data = json.dumps(body).encode()
+            plan = plans[i]
+            for start in range(0, len(plan), batch):
+                group = plan[start:start + batch]
+                data = json.dumps(group[0] if batch == 1 else {"orders": group}).encode()
                 t0 = time.perf_counter()
                 async with session.post(url, data=data, headers=headers) as response:
                     text = await response.read()
-                latencies.append(time.perf_counter() - t0)
-                statuses[response.status] += 1
-                if response.status != 201 and len(problems) < 10:
+                elapsed = time.perf_counter() - t0
+                # Each order's latency is its request's: from sending it to reading the answer about it.
+                latencies.extend([elapsed] * len(group))
+                if batch == 1 or response.status != 200:
+                    codes = [response.status] * len(group)
+                else:
+                    codes = [result["status"] for result in json.loads(text)["results"]]
+                for code in codes:
+                    statuses[code] += 1
+                if any(code != 201 for code in codes) and len(problems) < 10:
                     problems.append(f"HTTP {response.status}: {text[:300].decode(errors='replace')}")
 
         start = time.perf_counter()
@@ -128,10 +140,13 @@ def _crossing_left(owners: list) -> bool:
     return False
 
 
-def bench_orders(*, log, count: int = 10000, traders: int = 16, servers: int | None = None, seed: int = 2026) -> dict:
+def bench_orders(*, log, count: int = 10000, traders: int = 16, servers: int | None = None, seed: int = 2026,
+                 batch: int = 1) -> dict:
     servers = servers or 1
     if min(count, traders, servers) < 1:
         raise BenchFailed("count, traders and servers must be at least 1")
+    if not 1 <= batch <= MAX_BATCH_ORDERS:
+        raise BenchFailed(f"batch must be 1 to {MAX_BATCH_ORDERS} orders per request")
     zones_seed()
     services.market_initialize()
     run = str(int(time.time()))
@@ -149,7 +164,7 @@ def bench_orders(*, log, count: int = 10000, traders: int = 16, servers: int | N
 
     worker = celery_worker(log) if settings.TRADING_MATCHER == "celery" else None
     with (worker or _nothing()), servers_running(servers, log) as running:
-        elapsed, latencies, statuses, problems = asyncio.run(_send([s.url for s in running], tokens, plans))
+        elapsed, latencies, statuses, problems = asyncio.run(_send([s.url for s in running], tokens, plans, batch))
         if statuses[201] != count:
             logs = "\n".join(f"-- {s.url}:\n{s.log_tail()}" for s in running)
             raise BenchFailed(f"{statuses[201]} of {count} orders placed ({dict(statuses)}), e.g. {problems[:3]}"
@@ -174,6 +189,7 @@ def bench_orders(*, log, count: int = 10000, traders: int = 16, servers: int | N
         "matcher_catch_up_s": round(catch_up, 2),
         "servers": servers,
         "concurrency": len(people),
+        "orders_per_request": batch,
         "elapsed_s": round(elapsed, 3),
         "database": database(),
         "machine": machine(),

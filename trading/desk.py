@@ -69,14 +69,23 @@ def place_batch(requests: list[tuple[str, dict]]) -> list:
             continue
         placements.append(services.Placement(participant, body))
         where.append(i)
-    if placements:
-        services.orders_place(placements)
-        if any(p.created for p in placements):
-            matcher.kick()
+    for i, outcome in zip(where, place_placements(placements), strict=True):
+        outcomes[i] = outcome
+    return outcomes
+
+
+def place_placements(placements: list[services.Placement]) -> list:
+    """Place orders whose participants are known; each outcome is (the order as the API shows it, created) or a
+    GridTokenXError. One matcher kick for them all."""
+    if not placements:
+        return []
+    services.orders_place(placements)
+    if any(p.created for p in placements):
+        matcher.kick()
+    outcomes: list = [p.error for p in placements]
     answered = []
-    for i, p in zip(where, placements, strict=True):
+    for i, p in enumerate(placements):
         if p.error is not None:
-            outcomes[i] = p.error
             continue
         if p.created and matcher.mode() == "inline":
             p.order.refresh_from_db()
@@ -87,6 +96,27 @@ def place_batch(requests: list[tuple[str, dict]]) -> list:
     for (i, p), data in zip(answered, shown, strict=True):
         outcomes[i] = (data, p.created)
     return outcomes
+
+
+def answer(outcome) -> tuple[int, dict, list[tuple[str, str]]]:
+    """(HTTP status, body, extra headers) for one placement's outcome, as the API's views answer it."""
+    if isinstance(outcome, BaseException):
+        response = api_errors.exception_handler(outcome, {})
+        if response is None:
+            log.error("placing an order failed", exc_info=outcome)
+            return 500, {"error": {"code": "server_error", "message": "internal error"}}, []
+        return response.status_code, response.data, list(response.items())
+    data, created = outcome
+    return (201 if created else 200), data, []
+
+
+def batch_answer(outcomes: list) -> dict:
+    """The body of a batch placement's answer: each order's own status with the order or the error, in order."""
+    results = []
+    for outcome in outcomes:
+        status, data, _ = answer(outcome)
+        results.append({"status": status, **({"order": data} if status in (200, 201) else data)})
+    return {"results": results}
 
 
 class Desk:
@@ -165,9 +195,21 @@ async def place(key: str, body: dict):
         return exc
 
 
+async def place_many(key: str, bodies: list[dict]) -> list:
+    """Place the orders of one batch request (`place` for each; the desk takes them into its batches together)."""
+    if batched():
+        return list(await asyncio.gather(*(place(key, body) for body in bodies)))
+    try:
+        return await sync_to_async(place_batch)([(key, body) for body in bodies])
+    except Exception as exc:  # noqa: BLE001 - as `place`
+        return [exc] * len(bodies)
+
+
 # -- the door -------------------------------------------------------------------------------------------------
 
 PATH = "/api/v1/trading/orders"
+BATCH_PATH = "/api/v1/trading/orders/batch"
+MAX_BATCH_ORDERS = 20  # orders in one batch request
 _TOKEN = re.compile(rb"Token ([0-9a-f]{40})")
 
 
@@ -179,7 +221,7 @@ class OrderDoor:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in (PATH, BATCH_PATH):
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         token = _TOKEN.fullmatch(headers.get(b"authorization", b""))
@@ -191,29 +233,35 @@ class OrderDoor:
         replay = _replaying(body, complete, receive)
         if not complete:  # larger than Django takes: Django answers it
             return await self.app(scope, replay, send)
+        batch = scope["path"] == BATCH_PATH
         try:
-            order = json.loads(body)
-            from_json(order)  # a body this refuses gets the view's answer (the serializer's, or the same error)
-        except (ValueError, GridTokenXError):
+            parsed = json.loads(body)
+            orders = _batch_orders(parsed) if batch else [parsed]
+            for order in orders:
+                from_json(order)  # a body this refuses gets the view's answer (the serializer's, or the same error)
+        except (ValueError, TypeError, GridTokenXError):
             return await self.app(scope, replay, send)
-        outcome = await place(token[1].decode(), order)
-        if isinstance(outcome, NotForTheDesk):
+        key = token[1].decode()
+        outcomes = await place_many(key, orders) if batch else [await place(key, orders[0])]
+        if any(isinstance(outcome, NotForTheDesk) for outcome in outcomes):
             return await self.app(scope, replay, send)
-        if isinstance(outcome, BaseException):
-            response = api_errors.exception_handler(outcome, {})
-            if response is None:
-                log.error("placing an order failed", exc_info=outcome)
-                status, data, extra = 500, {"error": {"code": "server_error", "message": "internal error"}}, []
-            else:
-                status, data, extra = response.status_code, response.data, list(response.items())
+        if batch:
+            status, data, extra = 200, batch_answer(outcomes), []
         else:
-            data, created = outcome
-            status, extra = (201 if created else 200), []
+            status, data, extra = answer(outcomes[0])
         content = JSONRenderer().render(data)
         await send({"type": "http.response.start", "status": status, "headers": _headers(secure) + [
             (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra] + [
             (b"content-length", str(len(content)).encode())]})
         await send({"type": "http.response.body", "body": content})
+
+
+def _batch_orders(parsed) -> list:
+    """The orders of a batch request's body, if its shape is one the view accepts; ValueError if not."""
+    orders = parsed.get("orders") if isinstance(parsed, dict) else None
+    if not isinstance(orders, list) or not 1 <= len(orders) <= MAX_BATCH_ORDERS:
+        raise ValueError("not a batch of orders")
+    return orders
 
 
 async def _read(receive) -> tuple[bytes, bool]:

@@ -4,6 +4,7 @@ from trading import api
 
 urlpatterns = [
     path("api/v1/trading/orders", api.OrdersView.as_view(), name="api-orders"),
+    path("api/v1/trading/orders/batch", api.OrdersBatchView.as_view(), name="api-orders-batch"),
     path("api/v1/trading/orders/<int:order_id>", api.OrderDetailView.as_view(), name="api-order"),
     path("api/v1/trading/orders/<int:order_id>/cancel", api.OrderCancelView.as_view(), name="api-order-cancel"),
     path("api/v1/trading/book/<str:zone>", api.BookView.as_view(), name="api-book"),

@@ -146,3 +146,42 @@ def test_behind_https_the_door_answers_with_django_s_security_headers(traders, s
         assert status == 201 and headers[b"strict-transport-security"].startswith(b"max-age=3600")
     finally:
         desk._headers.cache_clear()
+
+
+def test_a_batch_request_places_each_order_on_its_own_through_the_door_and_the_view(traders, door):  # noqa: F811
+    seller, buyer = traders
+    batch_url = URL + "/batch"
+    sell = signed(seller, 1, "sell", KWH, 4 * THB)
+    forged = dict(signed(seller, 2, "sell", KWH, 4 * THB), price=1 * THB)
+    too_big = signed(seller, 3, "sell", 1000 * KWH, 4 * THB)
+    other = signed(seller, 1, "sell", 2 * KWH, 4 * THB)  # nonce 1 again, another order
+    status, _, content = call(door, {"orders": [sell, forged, too_big, sell, other]}, key=key_of(seller),
+                              path=batch_url)
+    assert status == 200, content
+    results = json.loads(content)["results"]
+    assert [r["status"] for r in results] == [201, 400, 422, 200, 409]
+    assert results[0]["order"]["status"] == "open" and results[0]["order"]["owner"] == "seller"
+    assert results[3]["order"] == results[0]["order"]  # the same order twice: the second is a retry
+    assert results[1]["error"]["code"] == "signature_verification_failed"
+    assert results[2]["error"]["code"] == "insufficient_funds"
+    assert Order.objects.count() == 1
+    # The REST framework's view (a session, say) answers the same way, here with the buyer's own orders.
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key_of(buyer)}")
+    buys = [signed(buyer, n, "buy", KWH // 10, 3 * THB) for n in (1, 2)]
+    view = client.post(batch_url, {"orders": buys}, format="json")
+    assert view.status_code == 200, view.content
+    assert [r["status"] for r in view.json()["results"]] == [201, 201]
+    again = call(door, {"orders": buys}, key=key_of(buyer), path=batch_url)
+    assert [(r["status"], r["order"]["id"]) for r in json.loads(again[2])["results"]] == [
+        (200, r["order"]["id"]) for r in view.json()["results"]]
+    # An order the door's parse refuses is answered in its place, as the view answers it.
+    status, _, content = call(door, {"orders": [dict(sell, nonce=9, quantity=-1)]}, key=key_of(seller),
+                              path=batch_url)
+    assert status == 200 and json.loads(content)["results"][0]["error"]["code"] == "invalid_order", content
+    # A body that is not a list of 1 to 20 orders places nothing: 400 for the whole request.
+    for bad in ({"orders": []}, {"orders": [sell] * 21}, {"orders": "x"}, [sell], {}):
+        status, _, content = call(door, bad, key=key_of(seller), path=batch_url)
+        assert status == 400 and json.loads(content)["error"]["code"] == "invalid_input", content
+    assert call(door, {"orders": [sell]}, key="0" * 40, path=batch_url)[0] == 401
+    assert Order.objects.count() == 3

@@ -24,7 +24,7 @@ def registry() -> dict:
 # Options some benchmarks take; a benchmark that does not take one refuses it by name.
 OPTIONS = {
     "meters": "meters in the fleet (ingest)",
-    "batch": "readings per request, 0 for one per request (ingest)",
+    "batch": "readings per request, 0 for one per request (ingest); orders per request, 1 to 20 (orders)",
     "servers": "server processes (ingest, orders)",
     "orders": "orders in the synthetic flow (matching)",
     "traders": "sellers, and as many buyers, each with its own client (orders)",
