@@ -46,9 +46,10 @@ def insert_rows(model: type[Model], fields: list[str], rows: list[tuple], *, ids
                 new_ids = [row[0] for row in cur.fetchall()]
                 columns = ["id", *columns]
                 rows = [(pk, *row) for pk, row in zip(new_ids, rows)]
-            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            with connection.wrap_database_errors:  # a COPY's errors are psycopg's own otherwise
+                with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
             return new_ids
         statement = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
         if not ids:
@@ -76,3 +77,26 @@ def update_rows(model: type[Model], fields: list[str], rows: list[tuple]) -> Non
             return
         cur.executemany(f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns)} WHERE id = %s",
                         [(*row[1:], row[0]) for row in rows])
+
+
+def insert_objects(objs: list[Model]) -> None:
+    """Insert new instances of one model with `insert_rows` and give them their ids. Fields that set themselves on
+    insert (`auto_now_add`) get one time for the lot; every other value must already be what the database stores
+    (numbers, strings, booleans, bytes, foreign keys by id), as it is on instances built for a hot path."""
+    if not objs:
+        return
+    meta = objs[0]._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    now = timezone.now()
+    stamped = [f for f in fields if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False)]
+    for obj in objs:
+        for f in stamped:
+            setattr(obj, f.attname, now)
+    prepared = {f.attname: f.get_db_prep_value(now, connection) for f in stamped}
+    rows = [tuple(prepared[f.attname] if f.attname in prepared else getattr(obj, f.attname) for f in fields)
+            for obj in objs]
+    ids = insert_rows(type(objs[0]), [f.name for f in fields], rows, ids=True)
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias

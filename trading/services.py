@@ -32,7 +32,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from gridtokenx.locks import try_lock
-from gridtokenx.rows import db_now, insert_rows, update_rows
+from gridtokenx.rows import db_now, insert_objects, insert_rows, update_rows
 from ledger import selectors as ledger_selectors
 from ledger import services as ledger_services
 from ledger.config import platform_authority
@@ -233,7 +233,7 @@ def _insert(fresh: list[Placement]) -> list[Placement]:
     meanwhile is answered as a retry. Returns the placements whose rows this call inserted."""
     try:
         with transaction.atomic():
-            Order.objects.bulk_create([p.order for p in fresh])
+            insert_objects([p.order for p in fresh])
         return fresh
     except IntegrityError:
         pass
