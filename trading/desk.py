@@ -54,20 +54,24 @@ class NotForTheDesk(Exception):
     """The request needs the REST framework's full handling (its token is unknown, say)."""
 
 
-def place_batch(requests: list[tuple[str, dict]]) -> list:
-    """Place orders given as (API token key, order body); each outcome is (the order as the API shows it, created),
-    a GridTokenXError, or NotForTheDesk. One matcher kick for the batch."""
-    tokens = {token.key: token for token in Token.objects.filter(key__in={key for key, _ in requests})
+def place_batch(requests: list[tuple]) -> list:
+    """Place orders given as (API token key, order body) or (key, body, what `from_json` gave for the body, when
+    the caller has parsed it already); each outcome is (the order as the API shows it, created), a
+    GridTokenXError, or NotForTheDesk. One matcher kick for the batch."""
+    tokens = {token.key: token for token in Token.objects.filter(key__in={request[0] for request in requests})
               .select_related("user__participant")}
     outcomes: list = [None] * len(requests)
     placements, where = [], []
-    for i, (key, body) in enumerate(requests):
+    for i, (key, body, *parsed) in enumerate(requests):
         token = tokens.get(key)
         participant = getattr(token.user, "participant", None) if token is not None and token.user.is_active else None
         if participant is None:
             outcomes[i] = NotForTheDesk()
             continue
-        placements.append(services.Placement(participant, body))
+        placement = services.Placement(participant, body)
+        if parsed and parsed[0] is not None:
+            placement.message, placement.signature = parsed[0]
+        placements.append(placement)
         where.append(i)
     for i, outcome in zip(where, place_placements(placements), strict=True):
         outcomes[i] = outcome
@@ -128,9 +132,9 @@ class Desk:
         self._start = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def submit(self, key: str, body: dict) -> Future:
+    def submit(self, key: str, body: dict, parsed=None) -> Future:
         future: Future = Future()
-        self._queue.append((key, body, future))
+        self._queue.append((key, body, parsed, future))
         self._ready.set()
         if self._thread is None:
             with self._start:
@@ -160,7 +164,7 @@ class Desk:
 
     def _serve(self, batch: list[tuple[str, dict, Future]]) -> None:
         try:
-            outcomes = place_batch([(key, body) for key, body, _ in batch])
+            outcomes = place_batch([(key, body, parsed) for key, body, parsed, _ in batch])
         except Exception as exc:  # noqa: BLE001 - every waiting request must hear of it
             if not isinstance(exc, GridTokenXError):
                 log.exception("placing a batch of %d orders failed", len(batch))
@@ -175,32 +179,32 @@ class Desk:
 _desk = Desk()
 
 
-def submit(key: str, body: dict) -> Future:
+def submit(key: str, body: dict, parsed=None) -> Future:
     """Queue an order for this process's desk; the future's result is what `place_batch` gives for it."""
-    return _desk.submit(key, body)
+    return _desk.submit(key, body, parsed)
 
 
 def batched() -> bool:
     return settings.TRADING_PLACEMENT == "batched"
 
 
-async def place(key: str, body: dict):
+async def place(key: str, body: dict, parsed=None):
     """Place one order through the desk (`TRADING_PLACEMENT`) and wait for it; returns what `place_batch` gives
     for it, or the exception that failed its batch."""
     try:
         if batched():
-            return await asyncio.wrap_future(submit(key, body))
-        return (await sync_to_async(place_batch)([(key, body)]))[0]
+            return await asyncio.wrap_future(submit(key, body, parsed))
+        return (await sync_to_async(place_batch)([(key, body, parsed)]))[0]
     except Exception as exc:  # noqa: BLE001 - answered as the API's exception handler answers it
         return exc
 
 
-async def place_many(key: str, bodies: list[dict]) -> list:
+async def place_many(key: str, bodies: list[dict], parsed: list) -> list:
     """Place the orders of one batch request (`place` for each; the desk takes them into its batches together)."""
     if batched():
-        return list(await asyncio.gather(*(place(key, body) for body in bodies)))
+        return list(await asyncio.gather(*(place(key, body, one) for body, one in zip(bodies, parsed))))
     try:
-        return await sync_to_async(place_batch)([(key, body) for body in bodies])
+        return await sync_to_async(place_batch)([(key, body, one) for body, one in zip(bodies, parsed)])
     except Exception as exc:  # noqa: BLE001 - as `place`
         return [exc] * len(bodies)
 
@@ -237,12 +241,13 @@ class OrderDoor:
         try:
             parsed = json.loads(body)
             orders = _batch_orders(parsed) if batch else [parsed]
-            for order in orders:
-                from_json(order)  # a body this refuses gets the view's answer (the serializer's, or the same error)
+            # A body this refuses gets the view's answer (the serializer's, or the same error); the desk takes the
+            # parse with the order rather than parse it again.
+            parsed = [from_json(order) for order in orders]
         except (ValueError, TypeError, GridTokenXError):
             return await self.app(scope, replay, send)
         key = token[1].decode()
-        outcomes = await place_many(key, orders) if batch else [await place(key, orders[0])]
+        outcomes = await place_many(key, orders, parsed) if batch else [await place(key, orders[0], parsed[0])]
         if any(isinstance(outcome, NotForTheDesk) for outcome in outcomes):
             return await self.app(scope, replay, send)
         if batch:
