@@ -185,3 +185,19 @@ def test_a_batch_request_places_each_order_on_its_own_through_the_door_and_the_v
         assert status == 400 and json.loads(content)["error"]["code"] == "invalid_input", content
     assert call(door, {"orders": [sell]}, key="0" * 40, path=batch_url)[0] == 401
     assert Order.objects.count() == 3
+
+
+def test_a_large_batch_checks_every_signature_and_refuses_only_the_forged_ones(traders):  # noqa: F811
+    from trading import services
+
+    seller, _ = traders
+    count = services.VERIFY_SPLIT_MIN + 8  # checked on several threads
+    bodies = [signed(seller, n, "sell", KWH // 100, 4 * THB) for n in range(1, count + 1)]
+    forged = {3, count - 2}
+    for n in forged:
+        bodies[n] = dict(bodies[n], price=1 * THB)
+    outcomes = desk.place_batch([(key_of(seller), body) for body in bodies])
+    refused = {i for i, outcome in enumerate(outcomes) if isinstance(outcome, SignatureVerificationFailed)}
+    assert refused == forged
+    assert all(outcome[1] for i, outcome in enumerate(outcomes) if i not in forged)
+    assert Order.objects.count() == count - len(forged)
