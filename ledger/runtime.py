@@ -44,16 +44,13 @@ class _Cell:
 class AccountView:
     """An account as one instruction sees it: its key, this instruction's flags, and the shared current value."""
 
-    __slots__ = ("_cell", "is_signer", "is_writable")
+    __slots__ = ("_cell", "key", "is_signer", "is_writable")
 
     def __init__(self, cell: _Cell, is_signer: bool, is_writable: bool):
         self._cell = cell
+        self.key = cell.key  # an account's address never changes: a plain attribute, read very often
         self.is_signer = is_signer
         self.is_writable = is_writable
-
-    @property
-    def key(self) -> bytes:
-        return self._cell.key
 
     @property
     def owner(self) -> bytes:
@@ -158,8 +155,10 @@ class Invocation:
         self._rebase()
 
     def _rebase(self) -> None:
+        pre = self._pre
         for view in self.accounts:
-            self._pre[view.key] = (view._cell.owner, view._cell.data)
+            cell = view._cell
+            pre[view.key] = (cell.owner, cell.data)
 
 
 @dataclass
@@ -215,7 +214,7 @@ class Runtime:
     @staticmethod
     def check_changes(inv: Invocation) -> None:
         pre = inv._pre
-        changed = [view for view in inv.accounts if (view._cell.owner, view._cell.data) != pre[view._cell.key]]
+        changed = [view for view in inv.accounts if (view._cell.owner, view._cell.data) != pre[view.key]]
         if changed:
             flags: dict[bytes, bool] = {}
             for view in inv.accounts:
@@ -234,4 +233,5 @@ class Runtime:
                         raise InstructionError("illegal_account_creation", f"account {b58(view.key)} was written without being claimed")
                 else:
                     raise InstructionError("account_owned_by_another_program", f"account {b58(view.key)} belongs to program {b58(pre_owner)}")
-        inv._rebase()
+            for view in changed:  # the others are as the last snapshot has them
+                pre[view.key] = (view._cell.owner, view._cell.data)
