@@ -450,7 +450,7 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]], zones
     zones = zones or zone_indexes()
     tariffs = params().tariffs
     now = timezone.now()
-    trades, releases, touched, closed = [], [], {}, []
+    trades, releases, touched = [], [], {}
     earlier = [buy.pk for buy, *_ in settled if buy.pk in closing and buy.remaining != buy.quantity]
     released = dict(EscrowRecord.objects.filter(order__in=earlier, kind=EscrowRecord.Kind.RELEASE)
                     .values("order").annotate(total=Sum("amount")).values_list("order", "total")) if earlier else {}
@@ -471,7 +471,6 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]], zones
             refund = buy.escrowed - buy.refunded - released.get(buy.pk, 0) - paid
             buy.refunded += refund
             buy.closed = True
-            closed.append(buy)
             if refund:
                 releases.append((buy.pk, EscrowRecord.Kind.REFUND, "THB", refund, None, signature))
     created = db_now(Trade, now=now)
@@ -483,8 +482,9 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]], zones
         for trade, pk in zip(trades, ids, strict=True):
             trade.pk = pk
         _insert_escrow([(*r[:4], None if r[4] is None else r[4].pk, r[5]) for r in releases])
-        _update_orders(list(touched.values()), ["remaining", "status"])
-        _update_orders(closed, ["refunded", "closed"])
+        # One statement for every order the chunk changed: the matcher's lock keeps other writers away from open
+        # orders, so what this process holds of the fields it does not change here is what is stored.
+        _update_orders(list(touched.values()), ["remaining", "status", "refunded", "closed"])
     return trades
 
 
