@@ -65,6 +65,8 @@ IX_SET_PAUSED = 5
 
 _TARIFF = struct.Struct("<QH QH QH QH QQHHH QH")
 _MARKET_HEAD = struct.Struct("<B32sHB32s32s32sQQQQQ")
+_ORDERS_AT = struct.calcsize("<B32sHB32s32s32sQQQ")  # where the market's order counter lies, then its trade counter
+_TRADES_AT = _ORDERS_AT + 8
 _ORDER = struct.Struct("<BQ32sBHQQQQBq32s")
 _PLACE = struct.Struct("<QBHQQQq32s")
 _U64x2 = struct.Struct("<QQ")
@@ -217,6 +219,12 @@ def set_paused_ix(*, authority: bytes, paused: bool) -> Instruction:
 
 # -- the program ------------------------------------------------------------------------------------------
 
+def _counted(data: bytes, at: int) -> bytes:
+    """The market's data with the counter at `at` one higher (the rest of the account unchanged)."""
+    count = checked_add(int.from_bytes(data[at:at + 8], "little"), 1)
+    return data[:at] + count.to_bytes(8, "little") + data[at + 8:]
+
+
 def _market(view: AccountView) -> Market:
     if view.owner != TRADING_PROGRAM_ID or view.key != market_address():
         raise InstructionError("invalid_market", "the market account is not the trading program's market")
@@ -340,7 +348,7 @@ class TradingProgram(Program):
                    bytes((IX_TRANSFER,)) + escrow_amount.to_bytes(8, "little"))
         order_view.data = Order(order_id, owner.key, side, zone, price, quantity, quantity, escrow_amount,
                                 OrderStatus.OPEN, expires_ms, digest).pack()
-        market_view.data = replace(market, orders=checked_add(market.orders, 1)).pack()
+        market_view.data = _counted(market_view.data, _ORDERS_AT)
 
     def _close(self, inv: Invocation, body: bytes) -> None:
         inv.need(5)
@@ -357,7 +365,8 @@ class TradingProgram(Program):
             raise InstructionError("invalid_account_address", "refunds go to the owner's own token account")
         _pay(inv, order, escrow, destination, order.escrowed)
         status = OrderStatus.CLOSED if order.status == OrderStatus.FILLED else OrderStatus.CANCELLED
-        order_view.data = replace(order, escrowed=0, status=status).pack()
+        order_view.data = _ORDER.pack(2, order.order_id, order.owner, order.side, order.zone, order.price, order.quantity,
+                                      order.remaining, 0, status, order.expires_ms, order.digest)
 
     def _settle(self, inv: Invocation, body: bytes) -> None:
         inv.need(11)
@@ -414,7 +423,7 @@ class TradingProgram(Program):
                                      sell_remaining, sell_left,
                                      OrderStatus.FILLED if sell_remaining == 0 else OrderStatus.OPEN,
                                      sell.expires_ms, sell.digest)
-        market_view.data = replace(market, trades=checked_add(market.trades, 1)).pack()
+        market_view.data = _counted(market_view.data, _TRADES_AT)
         inv.log(f"trade {buy.order_id}x{sell.order_id}: {quantity} at {price}, effective {a.effective}, "
                 f"value {a.value}, fee {fee}, wheeling {a.wheeling}, loss {a.loss}")
 
