@@ -219,6 +219,10 @@ class Sequencer:
         # Busy seconds of each stage and totals, for monitoring and benchmarks.
         self.stats = {"produce_s": 0.0, "write_s": 0.0, "blocks": 0, "transactions": 0, "rejected": 0}
         self._boot(config)
+        # The hash clients sign against (`ledger.selectors.latest_blockhash`): the tip once the producer has kept
+        # its block. The state's own tip may for a moment be a block that is then undone (every transaction in it
+        # refused), whose hash no later block knows.
+        self.blockhash = self.state.tip_hash
         _tune_interpreter()
         self.producer = threading.Thread(target=self._produce_loop, name="ledger-producer", daemon=True)
         self.writer = threading.Thread(target=self._write_loop, name="ledger-writer", daemon=True)
@@ -365,6 +369,8 @@ class Sequencer:
                 if not block.transactions:
                     self.state.undo(block)
                     job.block = None
+                else:
+                    self.blockhash = block.hash
                 for r in rejected:
                     job.errors[r.index] = r.error
                     if batch[r.index][1] is None:

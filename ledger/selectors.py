@@ -37,7 +37,7 @@ def block_height() -> int:
 def latest_blockhash() -> bytes:
     seq = node().sequencer
     if seq is not None:
-        return seq.state.tip_hash
+        return seq.blockhash
     tip_header()
     return bytes(Block.objects.order_by("-height").values_list("hash", flat=True).first())
 

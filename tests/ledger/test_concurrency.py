@@ -17,7 +17,11 @@ from ledger import node as ledger_node
 from ledger import selectors
 from ledger.management.commands.verify_ledger import verify_chain
 from ledger.models import Transaction as TxRow
-from tests.factories import transfer, wallet
+from ledger import services
+from ledger.chain import LedgerState
+from ledger.errors import TransactionFailed
+from ledger.token_program import transfer_ix
+from tests.factories import ata, signed, transfer, wallet
 
 WORKER = Path(__file__).with_name("submit_worker.py")
 PROCESSES = 4
@@ -67,3 +71,28 @@ def test_concurrent_submission_from_several_processes_loses_and_duplicates_nothi
     for s in senders:
         assert selectors.wallet_balances(s.pubkey)["GXT"] == 1_000_000 - per_sender
     verify_chain()
+
+
+def test_the_blockhash_handed_out_is_never_that_of_a_block_about_to_be_undone(ledger, monkeypatch):
+    """A block whose every transaction is refused is undone at once; a client that asked for the latest blockhash
+    in that moment must still get one that later blocks know."""
+    alice, bob = wallet("alice", gxt=5), wallet("bob")
+    seen = []
+    undo = LedgerState.undo
+
+    def undo_watched(self, block):
+        seen.append((block.hash, selectors.latest_blockhash()))  # asked for while the doomed block is the tip
+        undo(self, block)
+
+    monkeypatch.setattr(LedgerState, "undo", undo_watched)
+    try:
+        services.transaction_submit(wire=transfer(alice, bob, 10).wire)  # more than alice has: refused
+    except TransactionFailed:
+        pass
+    assert seen, "the refused transaction's block was not undone"
+    doomed, handed_out = seen[0]
+    assert handed_out != doomed
+    later = signed([transfer_ix(source=ata(alice), destination=ata(bob), authority=alice.pubkey, amount=1)], [alice],
+                   blockhash=handed_out)
+    services.transaction_submit(wire=later.wire)  # accepted: its blockhash is a block the chain kept
+    assert selectors.wallet_balances(bob.pubkey)["GXT"] == 1
