@@ -12,11 +12,13 @@ this program can move it, signing with the order's seeds. Amounts follow `tradin
 and the ledger share one implementation): a buy escrows ceil(quantity x limit / 10^9) THB base units, which
 covers the gross value and the wheeling charge of any fill within its limit; a sell escrows its quantity of GXT.
 
-`settle` moves, in one instruction, THB from the buyer's escrow (the value, less the platform fee, to the seller;
-the fee to the fee collector; the wheeling charge to the grid operator) and GXT from the seller's escrow (the
-effective energy to the buyer, the transmission loss to the loss account). It checks both limits against the
-landed cost of the zone pair's tariff, so no trade the orders did not allow can settle; if any leg fails, nothing
-moves. `close` refunds what is left in an order's escrow to its owner: the unfilled remainder of a cancelled or
+`settle` (data: quantity u64, price u64, and an optional close flag u8) moves, in one instruction, THB from the
+buyer's escrow (the value, less the platform fee, to the seller; the fee to the fee collector; the wheeling charge
+to the grid operator) and GXT from the seller's escrow (the effective energy to the buyer, the transmission loss
+to the loss account). It checks both limits against the landed cost of the zone pair's tariff, so no trade the
+orders did not allow can settle; if any leg fails, nothing moves. With the close flag (and the buyer's THB account
+as a twelfth account), a fill that completes the buy also refunds what its escrow has left to the buyer and closes
+it. `close` refunds what is left in an order's escrow to its owner: the unfilled remainder of a cancelled or
 expired order, or the price improvement left by a filled buy.
 """
 
@@ -201,16 +203,27 @@ def close_ix(*, signer: bytes, order_id: int, owner: bytes, side: Side) -> Instr
 
 
 def settle_ix(*, authority: bytes, buy_id: int, buyer: bytes, sell_id: int, seller: bytes, quantity: int,
-              price: int, fee_owner: bytes, grid_owner: bytes, loss_owner: bytes) -> Instruction:
+              price: int, fee_owner: bytes, grid_owner: bytes, loss_owner: bytes,
+              close_buy: bool = False) -> Instruction:
+    """With `close_buy`, a fill that completes the buy also refunds what its escrow has left (its price
+    improvement) to the buyer and closes it, as `close` would in a second instruction."""
     thb, gxt = mint_address("THB"), mint_address("GXT")
-    return _ix(IX_SETTLE, [
+    metas = [
         (authority, True, False), (market_address(), False, True),
         (order_address(buy_id), False, True), (order_address(sell_id), False, True),
         (escrow_address(buy_id, Side.BUY), False, True), (escrow_address(sell_id, Side.SELL), False, True),
         (associated_token_address(buyer, gxt), False, True), (associated_token_address(seller, thb), False, True),
         (associated_token_address(fee_owner, thb), False, True), (associated_token_address(grid_owner, thb), False, True),
         (associated_token_address(loss_owner, gxt), False, True),
-    ], _U64x2.pack(quantity, price))
+    ]
+    if close_buy:
+        metas.append((associated_token_address(buyer, thb), False, True))
+    return _ix(IX_SETTLE, metas, _U64x2.pack(quantity, price) + (b"\x01" if close_buy else b""))
+
+
+def settle_closes_buy(data: bytes) -> bool:
+    """Whether a settle instruction's data (tag included) asks to close the buy its fill completes."""
+    return len(data) == 1 + _U64x2.size + 1 and data[-1] == 1
 
 
 def set_paused_ix(*, authority: bytes, paused: bool) -> Instruction:
@@ -375,9 +388,10 @@ class TradingProgram(Program):
         market = _market(market_view)
         if not authority.is_signer or authority.key != market.authority:
             raise InstructionError("unauthorized", "only the market authority settles trades")
-        if len(body) != _U64x2.size:
-            raise InstructionError("invalid_instruction_data", "settle takes quantity and price")
-        quantity, price = _U64x2.unpack(body)
+        if len(body) not in (_U64x2.size, _U64x2.size + 1) or body[_U64x2.size:] not in (b"", b"\x00", b"\x01"):
+            raise InstructionError("invalid_instruction_data", "settle takes quantity, price and an optional close flag")
+        quantity, price = _U64x2.unpack_from(body)
+        close_buy = body[_U64x2.size:] == b"\x01"
         buy, sell = _order(buy_view), _order(sell_view)
         if buy.side != Side.BUY or sell.side != Side.SELL:
             raise InstructionError("wrong_side", "the first order must be a buy, the second a sell")
@@ -405,6 +419,10 @@ class TradingProgram(Program):
             grid_thb.key: associated_token_address(market.grid_owner, mint_address("THB")),
             loss_gxt.key: associated_token_address(market.loss_owner, mint_address("GXT")),
         }
+        if close_buy:
+            inv.need(12)
+            buyer_thb = inv.accounts[11]
+            expected[buyer_thb.key] = associated_token_address(buy.owner, mint_address("THB"))
         for given, wanted in expected.items():
             if given != wanted:
                 raise InstructionError("invalid_account_address", f"account {b58(given)} is not the one this trade needs")
@@ -413,17 +431,23 @@ class TradingProgram(Program):
         paid = checked_add(a.value, a.wheeling)
         buy_left = checked_sub(buy.escrowed, paid, "insufficient_escrow", "the buyer's escrow cannot cover this fill")
         sell_left = checked_sub(sell.escrowed, quantity, "insufficient_escrow", "the seller's escrow cannot cover this fill")
-        _pay_split(inv, buy, buy_escrow_view, ((seller_thb, a.value - fee), (fee_thb, fee), (grid_thb, a.wheeling)))
-        _pay_split(inv, sell, sell_escrow_view, ((buyer_gxt, a.effective), (loss_gxt, a.loss)))
         buy_remaining, sell_remaining = buy.remaining - quantity, sell.remaining - quantity
+        buy_status = OrderStatus.FILLED if buy_remaining == 0 else OrderStatus.OPEN
+        legs = ((seller_thb, a.value - fee), (fee_thb, fee), (grid_thb, a.wheeling))
+        refund = 0
+        if close_buy and buy_remaining == 0:  # the price improvement goes back in the same call, and the buy closes
+            refund, buy_left, buy_status = buy_left, 0, OrderStatus.CLOSED
+            legs += ((buyer_thb, refund),)
+        _pay_split(inv, buy, buy_escrow_view, legs)
+        _pay_split(inv, sell, sell_escrow_view, ((buyer_gxt, a.effective), (loss_gxt, a.loss)))
         buy_view.data = _ORDER.pack(2, buy.order_id, buy.owner, buy.side, buy.zone, buy.price, buy.quantity,
-                                    buy_remaining, buy_left, OrderStatus.FILLED if buy_remaining == 0 else OrderStatus.OPEN,
-                                    buy.expires_ms, buy.digest)
+                                    buy_remaining, buy_left, buy_status, buy.expires_ms, buy.digest)
         sell_view.data = _ORDER.pack(2, sell.order_id, sell.owner, sell.side, sell.zone, sell.price, sell.quantity,
                                      sell_remaining, sell_left,
                                      OrderStatus.FILLED if sell_remaining == 0 else OrderStatus.OPEN,
                                      sell.expires_ms, sell.digest)
         market_view.data = _counted(market_view.data, _TRADES_AT)
         inv.log(f"trade {buy.order_id}x{sell.order_id}: {quantity} at {price}, effective {a.effective}, "
-                f"value {a.value}, fee {fee}, wheeling {a.wheeling}, loss {a.loss}")
+                f"value {a.value}, fee {fee}, wheeling {a.wheeling}, loss {a.loss}"
+                + (f"; buy closed, refund {refund}" if buy_status == OrderStatus.CLOSED else ""))
 

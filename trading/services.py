@@ -516,16 +516,16 @@ def reconcile(report: MatchReport) -> None:
             for ix in tx.message.instructions:
                 if ix.program_id != program.TRADING_PROGRAM_ID or ix.data[:1] != bytes((program.IX_SETTLE,)):
                     continue
-                quantity, price = program._U64x2.unpack(ix.data[1:])
+                quantity, price = program._U64x2.unpack_from(ix.data, 1)
                 buy_id = program.Order.unpack(_account_at(ix.accounts[2].pubkey)).order_id
                 sell_id = program.Order.unpack(_account_at(ix.accounts[3].pubkey)).order_id
                 buy = Order.objects.select_related("zone").get(pk=buy_id)
                 sell = Order.objects.select_related("zone").get(pk=sell_id)
-                # the buy may have been closed in the same transaction
-                closes_buy = any(other.program_id == program.TRADING_PROGRAM_ID
-                                 and other.data[:1] == bytes((program.IX_CLOSE,))
-                                 and other.accounts[2].pubkey == ix.accounts[2].pubkey
-                                 for other in tx.message.instructions)
+                # The buy may have been closed in the same transaction: by the settle itself (its close flag, when
+                # this fill completed the buy) or by a close instruction after it.
+                closes_buy = (program.settle_closes_buy(ix.data) and quantity == buy.remaining) or any(
+                    other.program_id == program.TRADING_PROGRAM_ID and other.data[:1] == bytes((program.IX_CLOSE,))
+                    and other.accounts[2].pubkey == ix.accounts[2].pubkey for other in tx.message.instructions)
                 _record_trade(buy, sell, quantity, price, signature, block.height, closes_buy=closes_buy)
                 report.recovered += 1
 
@@ -620,8 +620,8 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         # Trades first, all submitted at once: the engine never gives an order more fills than it has left, and
         # every fill's charges fit its escrow, so the settlements succeed in whatever order the ledger runs them.
         trades = [e for e in events if e[0] == TRADE]
-        # A buy filled completely by its only trade of this run is closed in the same transaction, which refunds
-        # its price improvement: one ledger transaction for the trade and the refund instead of two.
+        # A buy filled completely by its only trade of this run is closed by its settlement (the settle's close
+        # flag), which refunds its price improvement: one instruction for the trade and the refund.
         fills_per_buy = Counter(e[3] for e in trades)
         closing = {e[3] for e in trades if fills_per_buy[e[3]] == 1 and e[9] == orders[e[3]].remaining}
         blockhash = ledger_selectors.latest_blockhash()
@@ -629,9 +629,7 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         txs = [Transaction.build(Message(authority.pubkey, blockhash, (program.settle_ix(
             authority=authority.pubkey, buy_id=e[3], buyer=wallets[orders[e[3]].owner_id], sell_id=e[4],
             seller=wallets[orders[e[4]].owner_id], quantity=e[9], price=e[12], fee_owner=fee,
-            grid_owner=grid, loss_owner=loss),) + ((program.close_ix(
-                signer=authority.pubkey, order_id=e[3], owner=wallets[orders[e[3]].owner_id],
-                side=Side.BUY),) if e[3] in closing else ())), [authority]) for e in trades]
+            grid_owner=grid, loss_owner=loss, close_buy=e[3] in closing),)), [authority]) for e in trades]
         # Recorded and published a chunk at a time: the tables take one chunk's trades while the ledger orders the
         # next, and the chunk's trades and fills go out as soon as they are stored.
         settled = []

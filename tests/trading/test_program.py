@@ -52,11 +52,12 @@ def order(order_id):
     return program.Order.unpack(selectors.raw_accounts([address])[address][1])
 
 
-def settle(market, buyer, buy_id, seller, sell_id, quantity, price):
+def settle(market, buyer, buy_id, seller, sell_id, quantity, price, close_buy=False):
     authority, fee, grid, loss = market
     return submit([program.settle_ix(authority=authority.pubkey, buy_id=buy_id, buyer=buyer.pubkey, sell_id=sell_id,
                                      seller=seller.pubkey, quantity=quantity, price=price, fee_owner=fee.pubkey,
-                                     grid_owner=grid.pubkey, loss_owner=loss.pubkey)], [authority])
+                                     grid_owner=grid.pubkey, loss_owner=loss.pubkey, close_buy=close_buy)],
+                  [authority])
 
 
 def test_a_cross_zone_trade_settles_every_leg_atomically_and_conserves_both_tokens(market):
@@ -89,6 +90,28 @@ def test_a_cross_zone_trade_settles_every_leg_atomically_and_conserves_both_toke
     submit([program.close_ix(signer=buyer.pubkey, order_id=2, owner=buyer.pubkey, side=Side.BUY)], [buyer])
     assert balance(buyer, THB_MINT) == thb_before + left
     assert order(2).status == program.OrderStatus.CLOSED
+    assert supplies() == before
+
+
+def test_a_settlement_with_the_close_flag_refunds_the_price_improvement_when_its_fill_completes_the_buy(market):
+    authority, fee, grid, loss = market
+    seller = wallet("seller", gxt=10 * KWH)
+    buyer = wallet("buyer", thb=100 * THB)
+    before = supplies()
+    place(authority, seller, 1, Side.SELL, zone=0, price=4 * THB, quantity=5 * KWH)
+    locked = place(authority, buyer, 2, Side.BUY, zone=0, price=6 * THB, quantity=5 * KWH)
+    settle(market, buyer, 2, seller, 1, 3 * KWH, 4 * THB, close_buy=True)  # not complete: the flag does nothing
+    assert order(2).status == program.OrderStatus.OPEN and order(2).remaining == 2 * KWH
+    thb_before = balance(buyer, THB_MINT)
+    settle(market, buyer, 2, seller, 1, 2 * KWH, 4 * THB, close_buy=True)
+    tariff = TariffSchedule().between(0)
+    paid = sum(trade_amounts(q, 4 * THB, tariff).value + trade_amounts(q, 4 * THB, tariff).wheeling
+               for q in (3 * KWH, 2 * KWH))
+    assert order(2).status == program.OrderStatus.CLOSED and order(2).escrowed == 0
+    assert balance(buyer, THB_MINT) == thb_before + locked - paid  # everything the fills did not use, at once
+    with pytest.raises(TransactionFailed) as failed:
+        submit([program.close_ix(signer=buyer.pubkey, order_id=2, owner=buyer.pubkey, side=Side.BUY)], [buyer])
+    assert failed.value.reason_code == "order_closed"
     assert supplies() == before
 
 
