@@ -410,22 +410,24 @@ class TradingProgram(Program):
             raise InstructionError("price_below_ask", "the price is below the seller's limit")
         if landed_cost(price, tariff) > buy.price:
             raise InstructionError("price_above_bid", "the landed cost exceeds the buyer's limit")
-        expected = {
-            buy_escrow_view.key: escrow_address(buy.order_id, Side.BUY),
-            sell_escrow_view.key: escrow_address(sell.order_id, Side.SELL),
-            buyer_gxt.key: associated_token_address(buy.owner, mint_address("GXT")),
-            seller_thb.key: associated_token_address(sell.owner, mint_address("THB")),
-            fee_thb.key: associated_token_address(market.fee_owner, mint_address("THB")),
-            grid_thb.key: associated_token_address(market.grid_owner, mint_address("THB")),
-            loss_gxt.key: associated_token_address(market.loss_owner, mint_address("GXT")),
-        }
+        # Each account checked in its own place (pairs, not a dict keyed by the account given: one account passed
+        # in two places must not pass the check of only one of them).
+        expected = [
+            (buy_escrow_view, escrow_address(buy.order_id, Side.BUY)),
+            (sell_escrow_view, escrow_address(sell.order_id, Side.SELL)),
+            (buyer_gxt, associated_token_address(buy.owner, mint_address("GXT"))),
+            (seller_thb, associated_token_address(sell.owner, mint_address("THB"))),
+            (fee_thb, associated_token_address(market.fee_owner, mint_address("THB"))),
+            (grid_thb, associated_token_address(market.grid_owner, mint_address("THB"))),
+            (loss_gxt, associated_token_address(market.loss_owner, mint_address("GXT"))),
+        ]
         if close_buy:
             inv.need(12)
             buyer_thb = inv.accounts[11]
-            expected[buyer_thb.key] = associated_token_address(buy.owner, mint_address("THB"))
-        for given, wanted in expected.items():
-            if given != wanted:
-                raise InstructionError("invalid_account_address", f"account {b58(given)} is not the one this trade needs")
+            expected.append((buyer_thb, associated_token_address(buy.owner, mint_address("THB"))))
+        for view, wanted in expected:
+            if view.key != wanted:
+                raise InstructionError("invalid_account_address", f"account {b58(view.key)} is not the one this trade needs")
         a = trade_amounts(quantity, price, tariff)
         fee = fee_of(a.value, market.fee_bps)
         paid = checked_add(a.value, a.wheeling)

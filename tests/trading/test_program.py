@@ -127,6 +127,29 @@ def test_cancel_refunds_exactly_the_remainder_once(market):
     assert balance(seller, GXT) == 10 * KWH
 
 
+@pytest.mark.parametrize("slot, other", [(7, 9), (7, 11), (8, 11), (9, 7)])  # seller, fee, grid; 11 = buyer THB
+def test_a_settlement_cannot_pay_one_party_s_leg_to_another_s_account(market, slot, other):
+    """Every account is checked in its own place: passing one party's account in two places is refused."""
+    from ledger.encoding import AccountMeta, Instruction
+
+    authority, fee, grid, loss = market
+    seller = wallet("seller", gxt=10 * KWH)
+    buyer = wallet("buyer", thb=100 * THB)
+    place(authority, seller, 1, Side.SELL, zone=0, price=4 * THB, quantity=5 * KWH)
+    place(authority, buyer, 2, Side.BUY, zone=0, price=6 * THB, quantity=5 * KWH)
+    ix = program.settle_ix(authority=authority.pubkey, buy_id=2, buyer=buyer.pubkey, sell_id=1, seller=seller.pubkey,
+                           quantity=5 * KWH, price=4 * THB, fee_owner=fee.pubkey, grid_owner=grid.pubkey,
+                           loss_owner=loss.pubkey, close_buy=True)
+    metas = list(ix.accounts)
+    metas[slot] = AccountMeta(metas[other].pubkey, False, True)
+    thb_before = {who: balance(who, THB_MINT) for who in (seller, buyer, fee, grid)}
+    with pytest.raises(TransactionFailed) as refused:
+        submit([Instruction(ix.program_id, tuple(metas), ix.data)], [authority])
+    assert refused.value.reason_code == "invalid_account_address"
+    assert {who: balance(who, THB_MINT) for who in (seller, buyer, fee, grid)} == thb_before
+    assert order(1).remaining == 5 * KWH and order(2).remaining == 5 * KWH
+
+
 @pytest.mark.parametrize("quantity, price, reason", [
     (3 * KWH, 3 * THB, "price_below_ask"),        # below the seller's 4.00
     (3 * KWH, 5_900_000, "price_above_bid"),       # landed cost above the buyer's 6.00 once charges are added
