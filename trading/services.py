@@ -22,6 +22,7 @@ reconciles and rebuilds.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -187,6 +188,7 @@ def orders_place(placements: list[Placement], *, now: int | None = None) -> list
 
 VERIFY_SPLIT_MIN = 32  # a batch of at least this many orders has its signatures checked on every core
 _verifiers: ThreadPoolExecutor | None = None
+_verifiers_lock = threading.Lock()
 
 
 def _verify_signatures(placements: list[Placement]) -> list[bool]:
@@ -199,8 +201,9 @@ def _verify_signatures(placements: list[Placement]) -> list[bool]:
     if cores == 1 or len(placements) < VERIFY_SPLIT_MIN:
         return check(placements)
     global _verifiers
-    if _verifiers is None:
-        _verifiers = ThreadPoolExecutor(cores, thread_name_prefix="order-verify")
+    with _verifiers_lock:
+        if _verifiers is None:
+            _verifiers = ThreadPoolExecutor(cores, thread_name_prefix="order-verify")
     size = -(-len(placements) // cores)
     parts = _verifiers.map(check, [placements[i:i + size] for i in range(0, len(placements), size)])
     return [valid for part in parts for valid in part]
@@ -319,17 +322,10 @@ def _lock_escrows(fresh: list[Placement], now: int) -> None:
     streams.publish_after_place(placed)
 
 
-_wallets: dict[int, bytes] = {}
-
-
 def owner_wallets(participants: set[int]) -> dict[int, bytes]:
-    """{participant id: wallet address} for at least `participants`: a wallet never changes once registered, so
-    this process remembers each one it has read (one query for those it has not)."""
-    missing = [pk for pk in participants if pk not in _wallets]
-    if missing:
-        _wallets.update((pk, parse_address(wallet)) for pk, wallet in
-                        Participant.objects.filter(pk__in=missing).values_list("pk", "wallet"))
-    return _wallets
+    """{participant id: wallet address} for `participants`, in one query (each address decoded once per process)."""
+    return {pk: wallet_address(wallet) for pk, wallet in
+            Participant.objects.filter(pk__in=participants).values_list("pk", "wallet")}
 
 
 @lru_cache(maxsize=4096)
@@ -508,7 +504,9 @@ def reconcile(report: MatchReport) -> None:
     behind = sorted(pk for address, (_, data) in ledger_selectors.raw_accounts(list(addresses)).items()
                     if program.Order.unpack(data).remaining != remaining[(pk := addresses[address])])
     for order in Order.objects.filter(pk__in=behind).select_related("zone").order_by("pk"):
-        for raw_signature, _, _ in ledger_selectors.signatures_for_address(program.order_address(order.pk), limit=1000):
+        # Oldest first: each settlement is recorded against the order as the ones before it left it.
+        for raw_signature, _, _ in reversed(ledger_selectors.signatures_for_address(program.order_address(order.pk),
+                                                                                     limit=1000)):
             signature = b58(bytes(raw_signature))
             if Trade.objects.filter(ledger_signature=signature).exists():
                 continue

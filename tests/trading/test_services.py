@@ -2,6 +2,7 @@
 idempotent retries, and the database mirror reconciling exactly with the ledger."""
 
 import pytest
+from django.db.models import F
 
 from ledger import selectors
 from ledger.config import platform_authority
@@ -148,3 +149,31 @@ def test_a_settlement_whose_rows_were_lost_is_recovered_from_the_ledger(traders,
         out = sum(r.amount for r in EscrowRecord.objects.filter(order=order).exclude(kind="lock"))
         chain = selectors.raw_accounts([program.order_address(order.pk)])[program.order_address(order.pk)][1]
         assert locked - out == program.Order.unpack(chain).escrowed
+
+
+def test_lost_settlements_of_one_buy_are_recovered_oldest_first_with_the_refund_of_the_one_that_closed_it(traders):
+    """Two fills of one buy, the second completing it (and closing it in its own settlement), both of whose rows
+    are lost: the recovery records them in ledger order, so the second is seen to close the buy and its refund is
+    recorded."""
+    seller, buyer = traders
+    buy, _ = services.order_place(participant=buyer, body=signed(buyer, 1, "buy", 2 * KWH, 5 * THB), now=NOW)
+    services.order_place(participant=seller, body=signed(seller, 1, "sell", KWH, 4 * THB), now=NOW)
+    assert services.run_matcher(now=NOW).trades == 1
+    services.order_place(participant=seller, body=signed(seller, 2, "sell", KWH, 4 * THB), now=NOW)
+    assert services.run_matcher(now=NOW).trades == 1
+    buy.refresh_from_db()
+    assert buy.closed and buy.refunded > 0
+    # Lose every row the two settlements wrote, as a crash between the ledger and the tables would.
+    EscrowRecord.objects.exclude(kind="lock").delete()
+    Trade.objects.all().delete()
+    Order.objects.update(remaining=F("quantity"), status="open", refunded=0, closed=False)
+    services._kept = None
+    report = services.run_matcher(now=NOW)
+    assert report.recovered == 2 and report.trades == 0
+    buy.refresh_from_db()
+    assert buy.closed and buy.status == "filled"
+    for order in Order.objects.all():
+        locked = sum(r.amount for r in EscrowRecord.objects.filter(order=order, kind="lock"))
+        out = sum(r.amount for r in EscrowRecord.objects.filter(order=order).exclude(kind="lock"))
+        chain = selectors.raw_accounts([program.order_address(order.pk)])[program.order_address(order.pk)][1]
+        assert locked - out == program.Order.unpack(chain).escrowed, order.side
