@@ -250,10 +250,11 @@ class OrderDoor:
         outcomes = await place_many(key, orders, parsed) if batch else [await place(key, orders[0], parsed[0])]
         if any(isinstance(outcome, NotForTheDesk) for outcome in outcomes):
             return await self.app(scope, replay, send)
-        if batch:
+        first = outcomes[0]
+        if batch and not (isinstance(first, BaseException) and all(outcome is first for outcome in outcomes)):
             status, data, extra = 200, batch_answer(outcomes), []
-        else:
-            status, data, extra = answer(outcomes[0])
+        else:  # one order, or a batch that failed as a whole (the database down, say): answered as the view would
+            status, data, extra = answer(first)
         content = JSONRenderer().render(data)
         await send({"type": "http.response.start", "status": status, "headers": _headers(secure) + [
             (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in extra] + [

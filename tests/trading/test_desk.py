@@ -201,3 +201,24 @@ def test_a_large_batch_checks_every_signature_and_refuses_only_the_forged_ones(t
     assert refused == forged
     assert all(outcome[1] for i, outcome in enumerate(outcomes) if i not in forged)
     assert Order.objects.count() == count - len(forged)
+
+
+def test_a_batch_that_fails_as_a_whole_is_answered_as_one_error_with_its_headers(traders, door, monkeypatch):  # noqa: F811
+    from django.db import OperationalError
+
+    from trading import services
+
+    seller, _ = traders
+
+    def down(placements, **kwargs):
+        raise OperationalError("connection failed: the database is restarting")
+
+    monkeypatch.setattr(services, "orders_place", down)
+    orders = [signed(seller, n, "sell", KWH // 10, 4 * THB) for n in (1, 2)]
+    status, headers, content = call(door, {"orders": orders}, key=key_of(seller), path=URL + "/batch")
+    assert status == 503 and headers.get(b"retry-after") == b"1", content
+    assert json.loads(content)["error"]["code"] == "database_unavailable"
+    client = APIClient()  # the REST framework's view answers the same
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key_of(seller)}")
+    view = client.post(URL + "/batch", {"orders": orders}, format="json")
+    assert view.status_code == 503 and view.json() == json.loads(content)
