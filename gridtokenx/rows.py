@@ -92,7 +92,7 @@ def insert_objects(objs: list[Model]) -> None:
     for obj in objs:
         for f in stamped:
             setattr(obj, f.attname, now)
-    prepared = {f.attname: f.get_db_prep_value(now, connection) for f in stamped}
+    prepared = {f.attname: db_now(type(objs[0]), f.name, now) for f in stamped}
     rows = [tuple(prepared[f.attname] if f.attname in prepared else getattr(obj, f.attname) for f in fields)
             for obj in objs]
     ids = insert_rows(type(objs[0]), [f.name for f in fields], rows, ids=True)

@@ -43,6 +43,7 @@ from ledger.token_program import (
     TokenAccount,
     associated_token_address,
     mint_address,
+    split_amounts,
 )
 from ledger.units import format_units
 
@@ -133,10 +134,8 @@ def _new_authority_args(data: bytes) -> dict | None:
 
 
 def _split_args(data: bytes) -> dict | None:
-    legs, rest = divmod(len(data) - 1, 8)
-    if rest or not legs:
-        return None
-    return {"amounts": [str(a) for a in struct.unpack_from(f"<{legs}Q", data, 1)]}
+    amounts = split_amounts(data)
+    return None if amounts is None else {"amounts": [str(a) for a in amounts]}
 
 
 # tag -> (name, the role of each account in order, argument parser)

@@ -101,6 +101,14 @@ def transfer_ix(*, source: bytes, destination: bytes, authority: bytes, amount: 
     ), bytes((IX_TRANSFER,)) + _U64.pack(amount))
 
 
+def split_amounts(data: bytes) -> tuple[int, ...] | None:
+    """The amounts of a transfer_split's data (its tag included), or None unless it holds 1 to MAX_SPLIT u64s."""
+    legs, rest = divmod(len(data) - 1, 8)
+    if rest or not 1 <= legs <= MAX_SPLIT:
+        return None
+    return struct.unpack_from(f"<{legs}Q", data, 1)
+
+
 def transfer_split_ix(*, source: bytes, authority: bytes, legs: list[tuple[bytes, int]]) -> Instruction:
     """One source paying several destinations (`legs`: destination, amount; an amount may be 0) in one call."""
     return Instruction(TOKEN_PROGRAM_ID, (
@@ -216,11 +224,11 @@ class TokenProgram(Program):
         destination.data = TokenAccount(dst.mint, dst.owner, checked_add(dst.amount, amount)).pack()
 
     def _transfer_split(self, inv: Invocation) -> None:
-        legs, rest = divmod(len(inv.data) - 1, 8)
-        if rest or not 1 <= legs <= MAX_SPLIT:
+        amounts = split_amounts(inv.data)
+        if amounts is None:
             raise InstructionError("invalid_instruction_data",
                                    f"transfer_split takes 1 to {MAX_SPLIT} u64 amounts after the instruction tag")
-        amounts = struct.unpack_from(f"<{legs}Q", inv.data, 1)
+        legs = len(amounts)
         total = sum(amounts)
         if total == 0:
             raise InstructionError("invalid_amount", "the amounts must add up to more than zero")

@@ -130,8 +130,12 @@ class Order:
     digest: bytes
 
     def pack(self) -> bytes:
+        return self.packed_with(self.remaining, self.escrowed, self.status)
+
+    def packed_with(self, remaining: int, escrowed: int, status: OrderStatus) -> bytes:
+        """The account data of this order with its progress changed (packed directly: settlement's hot path)."""
         return _ORDER.pack(2, self.order_id, self.owner, self.side, self.zone, self.price, self.quantity,
-                           self.remaining, self.escrowed, self.status, self.expires_ms, self.digest)
+                           remaining, escrowed, status, self.expires_ms, self.digest)
 
     @classmethod
     def unpack(cls, data: bytes) -> Order:
@@ -259,17 +263,9 @@ def _order(view: AccountView) -> Order:
     return order
 
 
-def _pay(inv: Invocation, order: Order, escrow: AccountView, destination: AccountView, amount: int) -> None:
-    """Move `amount` out of `order`'s escrow, signed with the order's seeds; nothing for a zero amount."""
-    if amount:
-        address = order_address(order.order_id)
-        inv.invoke(TOKEN_PROGRAM_ID, (AccountMeta(escrow.key, False, True), AccountMeta(destination.key, False, True),
-                                      AccountMeta(address, True, False)),
-                   bytes((IX_TRANSFER,)) + amount.to_bytes(8, "little"), signer_seeds=[_order_seeds(order.order_id)])
-
-
 def _pay_split(inv: Invocation, order: Order, escrow: AccountView, legs: tuple[tuple[AccountView, int], ...]) -> None:
-    """Move several amounts out of `order`'s escrow in one call to the token program; nothing if all are zero."""
+    """Move amounts out of `order`'s escrow, signed with the order's seeds, in one call to the token program;
+    nothing if all are zero."""
     if any(amount for _, amount in legs):
         inv.invoke(TOKEN_PROGRAM_ID, (AccountMeta(escrow.key, False, True),
                                       AccountMeta(order_address(order.order_id), True, False),
@@ -376,10 +372,9 @@ class TradingProgram(Program):
             raise InstructionError("invalid_account_address", "not the order's escrow")
         if destination.key != associated_token_address(order.owner, order.mint):
             raise InstructionError("invalid_account_address", "refunds go to the owner's own token account")
-        _pay(inv, order, escrow, destination, order.escrowed)
+        _pay_split(inv, order, escrow, ((destination, order.escrowed),))
         status = OrderStatus.CLOSED if order.status == OrderStatus.FILLED else OrderStatus.CANCELLED
-        order_view.data = _ORDER.pack(2, order.order_id, order.owner, order.side, order.zone, order.price, order.quantity,
-                                      order.remaining, 0, status, order.expires_ms, order.digest)
+        order_view.data = order.packed_with(order.remaining, 0, status)
 
     def _settle(self, inv: Invocation, body: bytes) -> None:
         inv.need(11)
@@ -442,12 +437,9 @@ class TradingProgram(Program):
             legs += ((buyer_thb, refund),)
         _pay_split(inv, buy, buy_escrow_view, legs)
         _pay_split(inv, sell, sell_escrow_view, ((buyer_gxt, a.effective), (loss_gxt, a.loss)))
-        buy_view.data = _ORDER.pack(2, buy.order_id, buy.owner, buy.side, buy.zone, buy.price, buy.quantity,
-                                    buy_remaining, buy_left, buy_status, buy.expires_ms, buy.digest)
-        sell_view.data = _ORDER.pack(2, sell.order_id, sell.owner, sell.side, sell.zone, sell.price, sell.quantity,
-                                     sell_remaining, sell_left,
-                                     OrderStatus.FILLED if sell_remaining == 0 else OrderStatus.OPEN,
-                                     sell.expires_ms, sell.digest)
+        buy_view.data = buy.packed_with(buy_remaining, buy_left, buy_status)
+        sell_view.data = sell.packed_with(sell_remaining, sell_left,
+                                          OrderStatus.FILLED if sell_remaining == 0 else OrderStatus.OPEN)
         market_view.data = _counted(market_view.data, _TRADES_AT)
         inv.log(f"trade {buy.order_id}x{sell.order_id}: {quantity} at {price}, effective {a.effective}, "
                 f"value {a.value}, fee {fee}, wheeling {a.wheeling}, loss {a.loss}"

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import lru_cache
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -429,8 +429,6 @@ def _record_trade(buy: Order, sell: Order, quantity: int, price: int, signature:
                           closing={buy.pk} if closes_buy else frozenset())[0]
 
 
-_TRADE_FIELDS = ["buy_order", "sell_order", "buyer_zone", "seller_zone", "quantity", "effective", "loss", "price",
-                 "value", "fee", "wheeling", "loss_value", "ledger_signature", "block_height", "created_at"]
 _ESCROW_FIELDS = ["order", "kind", "token", "amount", "trade", "ledger_signature", "created_at"]
 
 
@@ -445,7 +443,6 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]], zones
         return []
     zones = zones or zone_indexes()
     tariffs = params().tariffs
-    now = timezone.now()
     trades, releases, touched = [], [], {}
     earlier = [buy.pk for buy, *_ in settled if buy.pk in closing and buy.remaining != buy.quantity]
     released = dict(EscrowRecord.objects.filter(order__in=earlier, kind=EscrowRecord.Kind.RELEASE)
@@ -455,7 +452,7 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]], zones
         trade = Trade(buy_order=buy, sell_order=sell, buyer_zone=buy.zone, seller_zone=sell.zone,
                       quantity=quantity, effective=amounts.effective, loss=amounts.loss, price=price,
                       value=amounts.value, fee=program.fee_of(amounts.value, FEE_BPS), wheeling=amounts.wheeling,
-                      loss_value=amounts.loss_value, ledger_signature=signature, block_height=height, created_at=now)
+                      loss_value=amounts.loss_value, ledger_signature=signature, block_height=height)
         trades.append(trade)
         paid = amounts.value + amounts.wheeling
         for order, token, amount in ((buy, "THB", paid), (sell, "GXT", quantity)):
@@ -469,14 +466,8 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]], zones
             buy.closed = True
             if refund:
                 releases.append((buy.pk, EscrowRecord.Kind.REFUND, "THB", refund, None, signature))
-    created = db_now(Trade, now=now)
     with transaction.atomic():
-        ids = insert_rows(Trade, _TRADE_FIELDS, [
-            (t.buy_order_id, t.sell_order_id, t.buyer_zone_id, t.seller_zone_id, t.quantity, t.effective, t.loss,
-             t.price, t.value, t.fee, t.wheeling, t.loss_value, t.ledger_signature, t.block_height, created)
-            for t in trades], ids=True)
-        for trade, pk in zip(trades, ids, strict=True):
-            trade.pk = pk
+        insert_objects(trades)
         _insert_escrow([(*r[:4], None if r[4] is None else r[4].pk, r[5]) for r in releases])
         # One statement for every order the chunk changed: the matcher's lock keeps other writers away from open
         # orders, so what this process holds of the fields it does not change here is what is stored.
@@ -667,7 +658,7 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
         # The books that may have changed: every zone after a rebuild, else the zones of the orders this run took
         # in, traded or ended (a kept engine's other books are as the last run published them).
         touched = set(zones) if rebuilt else {o.zone.code for o in [*arrivals, *filled, *(end[0] for end in ends)]}
-        stored = streams.publish_after_match(engine, zones, [], [end[0] for end in ends], books=touched)
+        stored = streams.publish_after_match(engine, zones, [end[0] for end in ends], books=touched)
         changed = bool(arrivals or events or rebuilt)  # else the open orders are as this process's last run left them
         if report.errors or not stored:
             # A refused settlement or refund (the engine moved on without it), or books that were not stored: this

@@ -249,18 +249,18 @@ def _rebuilt(now: int) -> tuple[Engine, dict[str, int]] | None:
 
 # -- publishing -------------------------------------------------------------------------------------------
 
-def publish_after_match(engine: Engine, zones: dict[str, int], trades: list[Trade], orders: list[Order],
+def publish_after_match(engine: Engine, zones: dict[str, int], orders: list[Order],
                         books: set[str] | None = None) -> bool:
-    """Publish a matcher run: the books of the zones in `books` (every zone if None) from `engine` as the run left
-    them (`zones` maps zone codes to the engine's indexes), the `trades` it recorded (public, and a fill to each
-    party) and the `orders` whose status or remaining changed (to their owners). Never raises; returns whether
-    the books were stored (if not, the caller must publish every book next time)."""
+    """Publish the end of a matcher run (its trades went out as it recorded them: `publish_trades`): the books of
+    the zones in `books` (every zone if None) from `engine` as the run left them (`zones` maps zone codes to the
+    engine's indexes) and the `orders` it ended (to their owners). Never raises; returns whether the books were
+    stored (if not, the caller must publish every book next time)."""
     messages: list[tuple[str, dict]] = []
     stored = True
     try:
-        messages += _trade_messages(trades, zones) + _order_messages(orders)
+        messages += _order_messages(orders)
     except Exception:
-        log.exception("could not prepare the trade and order events of a matcher run")
+        log.exception("could not prepare the order events of a matcher run")
     try:
         from trading.rounds import auction_zones
 

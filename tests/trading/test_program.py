@@ -10,7 +10,7 @@ from trading import program
 from trading.program import Side
 from trading.tariffs import KWH, THB, TariffSchedule, landed_cost, trade_amounts
 
-from tests.factories import GXT, THB as THB_MINT, ata, wallet
+from tests.factories import GXT, THB as THB_MINT, wallet
 
 FEE_BPS = 25
 
@@ -60,13 +60,21 @@ def settle(market, buyer, buy_id, seller, sell_id, quantity, price, close_buy=Fa
                   [authority])
 
 
-def test_a_cross_zone_trade_settles_every_leg_atomically_and_conserves_both_tokens(market):
-    authority, fee, grid, loss = market
+def two_orders(market, *, buy_zone=0):
+    """A seller's order 1 (5 kWh at 4.00, zone 0) and a buyer's order 2 (5 kWh up to 6.00, `buy_zone`), from
+    wallets holding 10 kWh and 100 THB; returns (seller, buyer, the THB the buy locked)."""
+    authority, *_ = market
     seller = wallet("seller", gxt=10 * KWH)
     buyer = wallet("buyer", thb=100 * THB)
-    before = supplies()
     place(authority, seller, 1, Side.SELL, zone=0, price=4 * THB, quantity=5 * KWH)
-    locked = place(authority, buyer, 2, Side.BUY, zone=1, price=6 * THB, quantity=5 * KWH)
+    locked = place(authority, buyer, 2, Side.BUY, zone=buy_zone, price=6 * THB, quantity=5 * KWH)
+    return seller, buyer, locked
+
+
+def test_a_cross_zone_trade_settles_every_leg_atomically_and_conserves_both_tokens(market):
+    authority, fee, grid, loss = market
+    seller, buyer, locked = two_orders(market, buy_zone=1)
+    before = supplies()
     assert balance(seller, GXT) == 5 * KWH and balance(buyer, THB_MINT) == 100 * THB - locked
 
     tariff = TariffSchedule().between(1)
@@ -95,11 +103,8 @@ def test_a_cross_zone_trade_settles_every_leg_atomically_and_conserves_both_toke
 
 def test_a_settlement_with_the_close_flag_refunds_the_price_improvement_when_its_fill_completes_the_buy(market):
     authority, fee, grid, loss = market
-    seller = wallet("seller", gxt=10 * KWH)
-    buyer = wallet("buyer", thb=100 * THB)
+    seller, buyer, locked = two_orders(market)
     before = supplies()
-    place(authority, seller, 1, Side.SELL, zone=0, price=4 * THB, quantity=5 * KWH)
-    locked = place(authority, buyer, 2, Side.BUY, zone=0, price=6 * THB, quantity=5 * KWH)
     settle(market, buyer, 2, seller, 1, 3 * KWH, 4 * THB, close_buy=True)  # not complete: the flag does nothing
     assert order(2).status == program.OrderStatus.OPEN and order(2).remaining == 2 * KWH
     thb_before = balance(buyer, THB_MINT)
@@ -133,10 +138,7 @@ def test_a_settlement_cannot_pay_one_party_s_leg_to_another_s_account(market, sl
     from ledger.encoding import AccountMeta, Instruction
 
     authority, fee, grid, loss = market
-    seller = wallet("seller", gxt=10 * KWH)
-    buyer = wallet("buyer", thb=100 * THB)
-    place(authority, seller, 1, Side.SELL, zone=0, price=4 * THB, quantity=5 * KWH)
-    place(authority, buyer, 2, Side.BUY, zone=0, price=6 * THB, quantity=5 * KWH)
+    seller, buyer, _ = two_orders(market)
     ix = program.settle_ix(authority=authority.pubkey, buy_id=2, buyer=buyer.pubkey, sell_id=1, seller=seller.pubkey,
                            quantity=5 * KWH, price=4 * THB, fee_owner=fee.pubkey, grid_owner=grid.pubkey,
                            loss_owner=loss.pubkey, close_buy=True)
@@ -156,11 +158,7 @@ def test_a_settlement_cannot_pay_one_party_s_leg_to_another_s_account(market, sl
     (6 * KWH, 4 * THB, "quantity_exceeds_remaining"),
 ])
 def test_a_trade_outside_either_order_s_limits_fails_and_moves_nothing(market, quantity, price, reason):
-    authority, *_ = market
-    seller = wallet("seller", gxt=10 * KWH)
-    buyer = wallet("buyer", thb=100 * THB)
-    place(authority, seller, 1, Side.SELL, zone=0, price=4 * THB, quantity=5 * KWH)
-    place(authority, buyer, 2, Side.BUY, zone=2, price=6 * THB, quantity=5 * KWH)
+    seller, buyer, _ = two_orders(market, buy_zone=2)
     snapshot = (balance(buyer, GXT), balance(buyer, THB_MINT), balance(seller, THB_MINT), order(1), order(2))
     with pytest.raises(TransactionFailed) as failed:
         settle(market, buyer, 2, seller, 1, quantity, price)
