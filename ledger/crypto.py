@@ -7,10 +7,10 @@ follow Solana's rule exactly, so any Solana SDK derives the same PDA for the sam
 from __future__ import annotations
 
 import hashlib
+import string
 from dataclasses import dataclass
 from functools import lru_cache
 
-import base58
 import gmpy2
 import nacl.bindings
 import nacl.exceptions
@@ -23,7 +23,13 @@ SIGNATURE_LEN = 64
 MAX_SEEDS = 16
 MAX_SEED_LEN = 32
 PDA_MARKER = b"ProgramDerivedAddress"
-_B58_ALPHABET = set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # Bitcoin's alphabet
+_B58_ALPHABET = set(_B58)
+# Base58 is a radix conversion with leading zero bytes kept as '1's. GMP converts the number; its digits for base
+# 58 are 0-9, A-Z, a-v, mapped here to Bitcoin's alphabet and back.
+_GMP58 = string.digits + string.ascii_uppercase + string.ascii_lowercase[:22]
+_TO_B58 = str.maketrans(_GMP58, _B58)
+_FROM_B58 = str.maketrans(_B58, _GMP58)
 
 # Curve constants for the Edwards form of Curve25519 (RFC 8032 section 5.1).
 _P = 2**255 - 19
@@ -31,7 +37,9 @@ _D = (-121665 * pow(121666, _P - 2, _P)) % _P
 
 
 def b58(raw: bytes) -> str:
-    return base58.b58encode(raw).decode("ascii")
+    body = raw.lstrip(b"\0")
+    zeros = "1" * (len(raw) - len(body))
+    return zeros + gmpy2.mpz(int.from_bytes(body, "big")).digits(58).translate(_TO_B58) if body else zeros
 
 
 def unb58(text: str, length: int | None = None, what: str = "address") -> bytes:
@@ -39,10 +47,9 @@ def unb58(text: str, length: int | None = None, what: str = "address") -> bytes:
         raise InvalidAddress(f"{what} must be a non-empty base58 string")
     if not set(text) <= _B58_ALPHABET:
         raise InvalidAddress(f"{what} {text[:100]!r} is not valid base58: it contains characters outside the alphabet")
-    try:
-        raw = base58.b58decode(text.encode("ascii"))
-    except (ValueError, UnicodeEncodeError):
-        raise InvalidAddress(f"{what} {text[:100]!r} is not valid base58") from None
+    body = text.lstrip("1")
+    number = int(gmpy2.mpz(body.translate(_FROM_B58), 58)) if body else 0
+    raw = b"\0" * (len(text) - len(body)) + (number.to_bytes((number.bit_length() + 7) // 8, "big") if number else b"")
     if length is not None and len(raw) != length:
         raise InvalidAddress(f"{what} {text[:100]!r} decodes to {len(raw)} bytes, expected {length}")
     return raw

@@ -12,11 +12,12 @@ One matcher at a time (a named lock), whichever process triggers it: a placement
 The engine takes orders in id (arrival) order; resting orders never cross, so only new arrivals trade. A matcher
 process keeps its engine between runs and takes in only the orders placed since, unless anything else changed
 the open orders (a cancel, another process's run: `MatcherState`), and at least every REBUILD_S it starts again
-from the open orders. Before it does, the run reconciles every open order with its ledger account: a settlement
-that committed on the ledger but whose rows were lost (a crash between the two) is recovered from the ledger
-transaction itself, so a trade can be neither lost nor settled twice (the ledger refuses to fill more than an
-order's remaining quantity). A run that any settlement or refund failed in keeps nothing, so the next one
-reconciles and rebuilds.
+from the open orders. Before it does, the run reconciles the tables with the ledger. When the market account's
+count of settlements equals the number of trade rows, nothing is missing. Otherwise every open order is compared
+with its ledger account, and a settlement that committed on the ledger but whose rows were lost (a crash between
+the two) is recovered from the ledger transaction itself, so a trade can be neither lost nor settled twice (the
+ledger refuses to fill more than an order's remaining quantity). A run that any settlement or refund failed in
+keeps nothing, so the next one reconciles and rebuilds.
 """
 
 from __future__ import annotations
@@ -488,7 +489,13 @@ def _insert_escrow(records: list[tuple]) -> None:
 
 
 def reconcile(report: MatchReport) -> None:
-    """Record settlements the ledger committed but the tables missed (see the module docstring)."""
+    """Record settlements the ledger committed but the tables missed (see the module docstring).
+
+    The market account counts every settlement the ledger committed, and every one of them is a trade row (a
+    settlement's rows are written in one database transaction, never twice: a trade's ledger signature is
+    unique). When the two counts agree, no settlement is missing and the open orders need not be read."""
+    if program.Market.unpack(_account_at(program.market_address())).trades == Trade.objects.count():
+        return
     remaining = dict(Order.objects.filter(status=Order.Status.OPEN).exclude(ledger_signature="")
                      .values_list("pk", "remaining"))
     addresses = {program.order_address(pk): pk for pk in remaining}

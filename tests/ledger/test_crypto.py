@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 
 from ledger.crypto import (
     MAX_SEED_LEN,
@@ -233,6 +234,19 @@ def test_from_label_is_sha256_of_the_label():
 @given(raw=st.binary(min_size=1, max_size=80))
 def test_base58_round_trips(raw):
     assert unb58(b58(raw)) == raw
+
+
+@given(zeros=st.integers(0, 64), raw=st.binary(min_size=64, max_size=64))
+def test_signatures_are_solana_base58(zeros, raw):
+    raw = bytes(zeros) + raw[zeros:]
+    text = b58(raw)
+    assert text == str(Signature.from_bytes(raw))
+    assert unb58(text, 64, "signature") == raw == bytes(Signature.from_string(text))
+
+
+def test_all_zero_bytes_are_all_ones():
+    assert b58(b"") == "" and b58(bytes(3)) == "111" and unb58("111") == bytes(3)
+    assert b58(bytes(32)) == str(Pubkey.default()) and parse_address(str(Pubkey.default())) == bytes(32)
 
 
 @given(zeros=st.integers(0, 32), tail=keys32)

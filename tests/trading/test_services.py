@@ -151,6 +151,35 @@ def test_a_settlement_whose_rows_were_lost_is_recovered_from_the_ledger(traders,
         assert locked - out == program.Order.unpack(chain).escrowed
 
 
+def test_a_rebuild_whose_trade_rows_match_the_ledgers_count_reads_no_order_account(traders, monkeypatch):
+    """The market account counts committed settlements: when the trade rows number the same, reconciling does
+    not compare every open order with its ledger account; one row fewer and it does, and finds the lost trade."""
+    seller, buyer = traders
+    services.order_place(participant=seller, body=signed(seller, 1, "sell", 2 * KWH, 4 * THB), now=NOW)
+    services.order_place(participant=buyer, body=signed(buyer, 1, "buy", KWH, 5 * THB), now=NOW)
+    assert services.run_matcher(now=NOW).trades == 1
+    services.order_place(participant=buyer, body=signed(buyer, 2, "buy", KWH // 2, 3 * THB), now=NOW)  # rests
+    market = program.Market.unpack(selectors.raw_accounts([program.market_address()])[program.market_address()][1])
+    assert market.trades == Trade.objects.count() == 1
+    read = []
+    real = selectors.raw_accounts
+    monkeypatch.setattr(selectors, "raw_accounts", lambda addresses: (read.extend(addresses), real(addresses))[1])
+    order_accounts = {program.order_address(pk) for pk in Order.objects.values_list("pk", flat=True)}
+    services._kept = None
+    report = services.run_matcher(now=NOW)
+    assert report.recovered == 0 and not order_accounts & set(read)
+    # Lose the trade's rows: the counts differ, every open order is compared, and the trade is recovered.
+    trade = Trade.objects.get()
+    EscrowRecord.objects.filter(trade=trade).delete()
+    EscrowRecord.objects.filter(kind="refund").delete()
+    trade.delete()
+    Order.objects.update(remaining=F("quantity"), status="open", refunded=0, closed=False)
+    services._kept = None
+    report = services.run_matcher(now=NOW)
+    assert report.recovered == 1 and order_accounts & set(read)
+    assert Trade.objects.count() == 1
+
+
 def test_lost_settlements_of_one_buy_are_recovered_oldest_first_with_the_refund_of_the_one_that_closed_it(traders):
     """Two fills of one buy, the second completing it (and closing it in its own settlement), both of whose rows
     are lost: the recovery records them in ledger order, so the second is seen to close the buy and its refund is
