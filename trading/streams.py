@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import operator
 import queue
 import re
 import threading
@@ -88,6 +89,9 @@ ORDER_EVENT_FIELDS = ("id", "nonce", "side", "kind", "tif", "cross_zone", "quant
                       "reason", "expires_at", "escrowed", "refunded", "closed")
 
 
+_order_values = operator.attrgetter(*ORDER_EVENT_FIELDS)
+
+
 def _order_event(values, zone: str, created_at) -> dict:
     return {"type": "order", **dict(zip(ORDER_EVENT_FIELDS, values)), "zone": zone,
             "created_at": created_at.isoformat()}
@@ -95,7 +99,7 @@ def _order_event(values, zone: str, created_at) -> dict:
 
 def order_as_dict(order: Order) -> dict:
     """An order as its owner sees it on `/ws/me/`."""
-    return _order_event([getattr(order, name) for name in ORDER_EVENT_FIELDS], order.zone.code, order.created_at)
+    return _order_event(_order_values(order), order.zone.code, order.created_at)
 
 
 def trade_as_dict(trade: Trade, landed: int) -> dict:
@@ -108,15 +112,17 @@ def trade_as_dict(trade: Trade, landed: int) -> dict:
     }
 
 
-def fill_as_dict(trade: Trade, order: Order, landed: int) -> dict:
-    """One side of a trade as the owner of `order` sees it on `/ws/me/`."""
+def fill_as_dict(trade: Trade, order: Order, landed: int, public: dict | None = None) -> dict:
+    """One side of a trade as the owner of `order` sees it on `/ws/me/`: the public trade (`public`, if it is
+    already built) with the order and the parties' amounts."""
+    public = public or trade_as_dict(trade, landed)
     return {
         "type": "fill", "trade_id": trade.pk, "order_id": order.pk, "side": order.side, "zone": order.zone.code,
-        "buyer_zone": trade.buyer_zone.code, "seller_zone": trade.seller_zone.code, "quantity": trade.quantity,
+        "buyer_zone": public["buyer_zone"], "seller_zone": public["seller_zone"], "quantity": trade.quantity,
         "effective": trade.effective, "loss": trade.loss, "price": trade.price, "landed": landed,
         "value": trade.value, "fee": trade.fee, "wheeling": trade.wheeling, "loss_value": trade.loss_value,
         "block_height": trade.block_height, "ledger_signature": trade.ledger_signature,
-        "created_at": trade.created_at.isoformat(),
+        "created_at": public["created_at"],
     }
 
 
@@ -146,9 +152,10 @@ def _trade_messages(trades: list[Trade], zones: dict[str, int]) -> list[tuple[st
         buyer, seller = zones.get(trade.buyer_zone.code), zones.get(trade.seller_zone.code)
         distance = None if buyer is None or seller is None else abs(buyer - seller)
         landed = landed_cost(trade.price, tariffs.between(distance))
-        messages.append((TRADES_GROUP, {"type": "trade.public", "trade": trade_as_dict(trade, landed)}))
+        public = trade_as_dict(trade, landed)
+        messages.append((TRADES_GROUP, {"type": "trade.public", "trade": public}))
         for order in (trade.buy_order, trade.sell_order):
-            messages.append(_private(order.owner_id, fill_as_dict(trade, order, landed)))
+            messages.append(_private(order.owner_id, fill_as_dict(trade, order, landed, public)))
     return messages
 
 
