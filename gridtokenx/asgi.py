@@ -9,7 +9,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-from gridtokenx import scheduler  # noqa: E402
+from gridtokenx import http_server, scheduler  # noqa: E402
 from gridtokenx.websocket_auth import SiteOriginValidator, TokenAuthMiddleware  # noqa: E402
 from trading.desk import OrderDoor  # noqa: E402
 from trading.routing import websocket_urlpatterns  # noqa: E402
@@ -22,4 +22,5 @@ application = ProtocolTypeRouter({
     "websocket": SiteOriginValidator(
         AuthMiddlewareStack(TokenAuthMiddleware(URLRouter(websocket_urlpatterns)))),
 })
+http_server.install()
 scheduler.start()
