@@ -95,11 +95,14 @@ def place_placements(placements: list[services.Placement]) -> list:
             p.order.refresh_from_db()
         p.order.owner = p.participant
         answered.append((i, p))
-    # One serializer for the batch: a model serializer builds its fields once per instance of itself.
-    shown = OrderSerializer([p.order for _, p in answered], many=True).data
-    for (i, p), data in zip(answered, shown, strict=True):
-        outcomes[i] = (data, p.created)
+    for i, p in answered:
+        outcomes[i] = (_SHOWN.to_representation(p.order), p.created)
     return outcomes
+
+
+# One serializer for every answer: a model serializer builds its fields (from the model, the same every time)
+# once per instance of itself, and turning an order into data changes nothing in it.
+_SHOWN = OrderSerializer()
 
 
 def answer(outcome) -> tuple[int, dict, list[tuple[str, str]]]:

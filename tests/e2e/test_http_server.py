@@ -20,16 +20,16 @@ def test_requests_skip_twisteds_form_parsing():
 
 def test_a_form_login_and_a_json_post_through_a_real_server(ledger):
     User.objects.create_user("farmer", password="a long enough password 1")
-    with servers_running(1, log=lambda message: None) as [server]:
-        with httpx.Client(base_url=server.url, headers=HEADERS, timeout=10.0) as client:
-            page = client.get("/dashboard/login/")
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-            # Form-encoded, with a charset parameter: Django reads the fields from the body Daphne hands over.
-            answer = client.post("/dashboard/login/", content=f"csrfmiddlewaretoken={token}&username=farmer"
-                                 "&password=a+long+enough+password+1",
-                                 headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-                                          "Referer": f"{server.url}/dashboard/login/"})
-            assert answer.status_code == 302 and "sessionid" in client.cookies
-            wrong = client.post("/api/v1/trading/orders", content=b'{"not": "an order"',
-                                headers={"Content-Type": "application/json"})
-            assert wrong.status_code == 400 and "JSON" in wrong.text
+    with (servers_running(1, log=lambda message: None) as [server],
+          httpx.Client(base_url=server.url, headers=HEADERS, timeout=10.0) as client):
+        page = client.get("/dashboard/login/")
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        # Form-encoded, with a charset parameter: Django reads the fields from the body Daphne hands over.
+        answer = client.post("/dashboard/login/", content=f"csrfmiddlewaretoken={token}&username=farmer"
+                             "&password=a+long+enough+password+1",
+                             headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
+                                      "Referer": f"{server.url}/dashboard/login/"})
+        assert answer.status_code == 302 and "sessionid" in client.cookies
+        wrong = client.post("/api/v1/trading/orders", content=b'{"not": "an order"',
+                            headers={"Content-Type": "application/json"})
+        assert wrong.status_code == 400 and "JSON" in wrong.text
