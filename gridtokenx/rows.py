@@ -12,12 +12,20 @@ Values must be what the database stores: a foreign key's id, a datetime prepared
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.db import connection
 from django.db.models import Model
 from django.utils import timezone
 
 
 def _columns(model: type[Model], fields: list[str]) -> tuple[str, list[str], list[str]]:
+    return _columns_of(model, tuple(fields), connection.vendor)
+
+
+@lru_cache(maxsize=256)
+def _columns_of(model: type[Model], fields: tuple[str, ...], vendor: str) -> tuple[str, list[str], list[str]]:
+    """The table, quoted columns and column types of `fields` (a function of the model and the database's kind)."""
     meta, quote = model._meta, connection.ops.quote_name
     chosen = [meta.get_field(name) for name in fields]
     return (quote(meta.db_table), [quote(f.column) for f in chosen],
