@@ -120,13 +120,27 @@ class MatcherState(models.Model):
     """One row: a mark written afresh (at random) by every change to the open orders made under the matcher's
     lock (a matcher run, a cancel). A matcher process keeps its engine between runs only while the mark is the
     one its own last run wrote; any other change (another process's run, a cancel, another database) makes it
-    rebuild from the open orders."""
+    rebuild from the open orders. And the number of trade rows recorded, kept with the rows."""
 
     mark = models.CharField(max_length=32, default="")
+    trades = models.BigIntegerField(
+        default=0, help_text="Trade rows recorded: raised in the same database transaction as the rows, and compared "
+                             "with the market account's count of committed settlements when reconciling.")
 
     @classmethod
     def current(cls) -> str:
         return cls.objects.get_or_create(pk=1)[0].mark
+
+    @classmethod
+    def count_trades(cls, recorded: int) -> None:
+        """Add `recorded` trade rows to the count; call in the transaction that inserts them."""
+        if not cls.objects.filter(pk=1).update(trades=models.F("trades") + recorded):
+            cls.objects.get_or_create(pk=1)
+            cls.objects.filter(pk=1).update(trades=models.F("trades") + recorded)
+
+    @classmethod
+    def trades_recorded(cls) -> int | None:
+        return cls.objects.filter(pk=1).values_list("trades", flat=True).first()
 
     @classmethod
     def advance(cls) -> str:

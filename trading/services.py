@@ -13,11 +13,12 @@ The engine takes orders in id (arrival) order; resting orders never cross, so on
 process keeps its engine between runs and takes in only the orders placed since, unless anything else changed
 the open orders (a cancel, another process's run: `MatcherState`), and at least every REBUILD_S it starts again
 from the open orders. Before it does, the run reconciles the tables with the ledger. When the market account's
-count of settlements equals the number of trade rows, nothing is missing. Otherwise every open order is compared
-with its ledger account, and a settlement that committed on the ledger but whose rows were lost (a crash between
-the two) is recovered from the ledger transaction itself, so a trade can be neither lost nor settled twice (the
-ledger refuses to fill more than an order's remaining quantity). A run that any settlement or refund failed in
-keeps nothing, so the next one reconciles and rebuilds.
+count of settlements equals the count of trade rows recorded (MatcherState, kept with the rows), nothing is
+missing. Otherwise every open order is compared with its ledger account, and a settlement that committed on the
+ledger but whose rows were lost (a crash between the two) is recovered from the ledger transaction itself, so a
+trade can be neither lost nor settled twice (the ledger refuses to fill more than an order's remaining
+quantity). A run that any settlement or refund failed in keeps nothing, so the next one reconciles and
+rebuilds.
 """
 
 from __future__ import annotations
@@ -469,6 +470,7 @@ def _record_trades(settled: list[tuple[Order, Order, int, int, str, int]], zones
                 releases.append((buy.pk, EscrowRecord.Kind.REFUND, "THB", refund, None, signature))
     with transaction.atomic():
         insert_objects(trades)
+        MatcherState.count_trades(len(trades))
         _insert_escrow([(*r[:4], None if r[4] is None else r[4].pk, r[5]) for r in releases])
         # One statement for every order the chunk changed: the matcher's lock keeps other writers away from open
         # orders, so what this process holds of the fields it does not change here is what is stored.
@@ -493,8 +495,9 @@ def reconcile(report: MatchReport) -> None:
 
     The market account counts every settlement the ledger committed, and every one of them is a trade row (a
     settlement's rows are written in one database transaction, never twice: a trade's ledger signature is
-    unique). When the two counts agree, no settlement is missing and the open orders need not be read."""
-    if program.Market.unpack(_account_at(program.market_address())).trades == Trade.objects.count():
+    unique), counted in MatcherState in that same transaction. When the two counts agree, no settlement is
+    missing and the open orders need not be read."""
+    if program.Market.unpack(_account_at(program.market_address())).trades == MatcherState.trades_recorded():
         return
     remaining = dict(Order.objects.filter(status=Order.Status.OPEN).exclude(ledger_signature="")
                      .values_list("pk", "remaining"))

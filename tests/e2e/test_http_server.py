@@ -24,12 +24,20 @@ def test_a_form_login_and_a_json_post_through_a_real_server(ledger):
           httpx.Client(base_url=server.url, headers=HEADERS, timeout=10.0) as client):
         page = client.get("/dashboard/login/")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        # The requests say they came through an HTTPS proxy (X-Forwarded-Proto), so with production settings the
+        # CSRF cookie is marked Secure, which this plain-HTTP client keeps to itself: it is sent back by hand, with
+        # the HTTPS referer Django then asks for.
+        cookie = re.search(r"csrftoken=([^;]+)", page.headers["set-cookie"]).group(1)
+        referer = server.url.replace("http://", "https://") + "/dashboard/login/"
         # Form-encoded, with a charset parameter: Django reads the fields from the body Daphne hands over.
         answer = client.post("/dashboard/login/", content=f"csrfmiddlewaretoken={token}&username=farmer"
                              "&password=a+long+enough+password+1",
                              headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8",
-                                      "Referer": f"{server.url}/dashboard/login/"})
-        assert answer.status_code == 302 and "sessionid" in client.cookies
-        wrong = client.post("/api/v1/trading/orders", content=b'{"not": "an order"',
-                            headers={"Content-Type": "application/json"})
-        assert wrong.status_code == 400 and "JSON" in wrong.text
+                                      "Referer": referer, "Cookie": f"csrftoken={cookie}"})
+        assert answer.status_code == 302 and "sessionid" in client.cookies, answer.text[:500]
+        # JSON, whole, to the JSON-RPC endpoint; and JSON cut short, which it calls a parse error.
+        call = client.post("/rpc", content=b'{"jsonrpc": "2.0", "id": 7, "method": "getBlockHeight"}',
+                           headers={"Content-Type": "application/json"})
+        assert call.status_code == 200 and call.json()["id"] == 7 and call.json()["result"] >= 0
+        cut = client.post("/rpc", content=b'{"jsonrpc": "2.0", "id": 7', headers={"Content-Type": "application/json"})
+        assert cut.json()["error"]["code"] == -32700

@@ -13,7 +13,7 @@ from ledger import services as ledger_services
 from registry.defaults import zones_seed
 from registry.wallets import unseal
 from trading import program, services
-from trading.models import EscrowRecord, Order, Trade
+from trading.models import EscrowRecord, MatcherState, Order, Trade
 from trading.order_message import OrderMessage
 from trading.tariffs import KWH, THB
 
@@ -78,6 +78,9 @@ def test_a_sell_and_a_crossing_buy_settle_and_the_mirror_matches_the_ledger(trad
     assert balances(buyer)["THB"] == 100 * THB - trade.value - trade.wheeling
     # Filled by its only trade, the buy was closed in the settlement's own transaction.
     assert EscrowRecord.objects.get(order=buy, kind="refund").ledger_signature == trade.ledger_signature
+    # The trade rows are counted with them, as the market account counts settlements (reconcile compares the two).
+    assert MatcherState.trades_recorded() == 1 == program.Market.unpack(
+        selectors.raw_accounts([program.market_address()])[program.market_address()][1]).trades
     # Escrow records reconcile with the ledger's escrow accounts.
     for order in (buy, sell):
         locked = sum(r.amount for r in EscrowRecord.objects.filter(order=order, kind="lock"))
@@ -152,15 +155,16 @@ def test_a_settlement_whose_rows_were_lost_is_recovered_from_the_ledger(traders,
 
 
 def test_a_rebuild_whose_trade_rows_match_the_ledgers_count_reads_no_order_account(traders, monkeypatch):
-    """The market account counts committed settlements: when the trade rows number the same, reconciling does
-    not compare every open order with its ledger account; one row fewer and it does, and finds the lost trade."""
+    """The market account counts committed settlements, and MatcherState the trade rows recorded: when the two
+    agree, reconciling does not compare every open order with its ledger account; one row fewer and it does, and
+    finds the lost trade."""
     seller, buyer = traders
     services.order_place(participant=seller, body=signed(seller, 1, "sell", 2 * KWH, 4 * THB), now=NOW)
     services.order_place(participant=buyer, body=signed(buyer, 1, "buy", KWH, 5 * THB), now=NOW)
     assert services.run_matcher(now=NOW).trades == 1
     services.order_place(participant=buyer, body=signed(buyer, 2, "buy", KWH // 2, 3 * THB), now=NOW)  # rests
     market = program.Market.unpack(selectors.raw_accounts([program.market_address()])[program.market_address()][1])
-    assert market.trades == Trade.objects.count() == 1
+    assert market.trades == Trade.objects.count() == MatcherState.trades_recorded() == 1
     read = []
     real = selectors.raw_accounts
     monkeypatch.setattr(selectors, "raw_accounts", lambda addresses: (read.extend(addresses), real(addresses))[1])
@@ -168,11 +172,13 @@ def test_a_rebuild_whose_trade_rows_match_the_ledgers_count_reads_no_order_accou
     services._kept = None
     report = services.run_matcher(now=NOW)
     assert report.recovered == 0 and not order_accounts & set(read)
-    # Lose the trade's rows: the counts differ, every open order is compared, and the trade is recovered.
+    # Lose the trade's rows (and their count, kept with them): the counts differ, every open order is compared,
+    # and the trade is recovered.
     trade = Trade.objects.get()
     EscrowRecord.objects.filter(trade=trade).delete()
     EscrowRecord.objects.filter(kind="refund").delete()
     trade.delete()
+    MatcherState.objects.update(trades=F("trades") - 1)
     Order.objects.update(remaining=F("quantity"), status="open", refunded=0, closed=False)
     services._kept = None
     report = services.run_matcher(now=NOW)
@@ -195,6 +201,7 @@ def test_lost_settlements_of_one_buy_are_recovered_oldest_first_with_the_refund_
     # Lose every row the two settlements wrote, as a crash between the ledger and the tables would.
     EscrowRecord.objects.exclude(kind="lock").delete()
     Trade.objects.all().delete()
+    MatcherState.objects.update(trades=0)  # the count of trade rows is kept with them
     Order.objects.update(remaining=F("quantity"), status="open", refunded=0, closed=False)
     services._kept = None
     report = services.run_matcher(now=NOW)
