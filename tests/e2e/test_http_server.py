@@ -11,11 +11,13 @@ from oracle.benchmarks import HEADERS, servers_running
 
 
 def test_requests_skip_twisteds_form_parsing():
-    from daphne import http_protocol
+    from daphne.http_protocol import HTTPFactory
 
     import gridtokenx.asgi  # noqa: F401 - installs the request class, as a server's start does
 
-    assert http_protocol.WebRequest is FormlessRequest
+    # Each connection Daphne accepts builds its requests with the class its factory names.
+    protocol = HTTPFactory(server=None).buildProtocol(("127.0.0.1", 0))
+    assert protocol.requestFactory is FormlessRequest
 
 
 def test_a_form_login_and_a_json_post_through_a_real_server(ledger):
