@@ -60,11 +60,15 @@ def transactions_submit_many(items: list, *, timeout: float = 30.0) -> list:
             for outcome in part]
 
 
-def transactions_submit_stream(items: list, *, chunk: int, timeout: float = 30.0) -> Iterator[list]:
+def transactions_submit_stream(items: list, *, chunk: int, timeout: float = 30.0,
+                                merge_ready: bool = False) -> Iterator[list]:
     """`transactions_submit_many`, answered a chunk at a time: every transaction is handed over at once, then
     the outcomes of items [0, chunk), [chunk, 2 chunk), ... are yielded in turn, each as soon as all of its own
     are known. The caller can record what one chunk committed while the ledger orders the next. Consume it to the
-    end: every transaction was handed over before the first chunk is yielded, whatever the caller does next."""
+    end: every transaction was handed over before the first chunk is yielded, whatever the caller does next.
+
+    With `merge_ready`, the chunks after one whose outcomes are all known already (the ledger got ahead of the
+    caller) are yielded with it, as one longer list: the caller then records them together."""
     outcomes: list = [None] * len(items)
     futures: dict[int, Outcome] = {}
     remote: dict[int, Transaction] = {}
@@ -87,8 +91,15 @@ def transactions_submit_stream(items: list, *, chunk: int, timeout: float = 30.0
     if remote:
         node().pending_insert(list(remote.values()))
     deadline = time.monotonic() + timeout  # for the whole stream, as for one batch
-    for start in range(0, len(items), chunk):
-        part = range(start, min(start + chunk, len(items)))
+    start = 0
+    while start < len(items):
+        end = min(start + chunk, len(items))
+        while merge_ready and end < len(items) and all(
+                i not in remote and (i not in futures or futures[i].done())
+                for i in range(end, min(end + chunk, len(items)))):
+            end = min(end + chunk, len(items))
+        part = range(start, end)
+        start = end
         for i in part:
             if (fut := futures.get(i)) is not None:
                 outcomes[i] = _local_outcome(items[i], fut, max(0.0, deadline - time.monotonic()), timeout)

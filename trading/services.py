@@ -630,12 +630,13 @@ def run_matcher(*, now: int | None = None) -> MatchReport:
             seller=wallets[orders[e[4]].owner_id], quantity=e[9], price=e[12], fee_owner=fee,
             grid_owner=grid, loss_owner=loss, close_buy=e[3] in closing),)), [authority]) for e in trades]
         # Recorded and published a chunk at a time: the tables take one chunk's trades while the ledger orders the
-        # next, and the chunk's trades and fills go out as soon as they are stored.
-        settled = []
-        for start, outcomes in zip(range(0, len(txs), SETTLE_CHUNK),
-                                   ledger_services.transactions_submit_stream(txs, chunk=SETTLE_CHUNK)):
+        # next, and the chunk's trades and fills go out as soon as they are stored. Chunks the ledger has already
+        # committed when the tables are ready for them are recorded together (fewer statements and commits).
+        settled, start = [], 0
+        for outcomes in ledger_services.transactions_submit_stream(txs, chunk=SETTLE_CHUNK, merge_ready=True):
+            part, start = trades[start:start + len(outcomes)], start + len(outcomes)
             done = []
-            for e, outcome in zip(trades[start:start + SETTLE_CHUNK], outcomes, strict=True):
+            for e, outcome in zip(part, outcomes, strict=True):
                 if isinstance(outcome, GridTokenXError):  # refused: the next run starts from the reconciled state
                     report.errors.append(f"trade {e[3]}x{e[4]}: {outcome.message}")
                     continue

@@ -28,3 +28,27 @@ def test_a_stream_of_submissions_answers_chunk_by_chunk_in_order_with_each_refus
     again = services.transactions_submit_many(txs[:2])  # resubmitted: the same blocks, nothing moves twice
     assert [o.block_height for o in again] == [o.block_height for o in outcomes[:2]]
     assert selectors.wallet_balances(bob.pubkey)["GXT"] == 650
+
+
+def test_a_stream_that_merges_ready_chunks_yields_what_the_ledger_committed_while_the_caller_was_busy(ledger):
+    import time
+
+    from ledger.node import committed_height
+
+    alice = wallet("alice", gxt=1_000)
+    bob = wallet("bob")
+    txs = [transfer(alice, bob, n) for n in (1, 2, 3, 4, 5, 6, 7)]
+    stream = services.transactions_submit_stream(txs, chunk=2, merge_ready=True)
+    first = next(stream)  # the first two, as soon as they are known
+    assert [o.signature for o in first] == [tx.txid for tx in txs[:2]]
+    # A caller busy recording while the ledger commits the rest: until the last is stored, and its submitter told.
+    deadline = time.monotonic() + 10
+    while committed_height(txs[-1].signature) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)
+    rest = list(stream)
+    assert [len(part) for part in rest] == [5]  # every chunk already committed, in one list
+    assert [o.signature for o in rest[0]] == [tx.txid for tx in txs[2:]]
+    # Without merging, the same stream gives fixed chunks whatever the ledger has done.
+    more = [transfer(alice, bob, n) for n in (10, 11, 12)]
+    assert [len(part) for part in services.transactions_submit_stream(more, chunk=2)] == [2, 1]
