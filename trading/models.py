@@ -134,9 +134,7 @@ class MatcherState(models.Model):
     @classmethod
     def count_trades(cls, recorded: int) -> None:
         """Add `recorded` trade rows to the count; call in the transaction that inserts them."""
-        if not cls.objects.filter(pk=1).update(trades=models.F("trades") + recorded):
-            cls.objects.get_or_create(pk=1)
-            cls.objects.filter(pk=1).update(trades=models.F("trades") + recorded)
+        cls._update(trades=models.F("trades") + recorded)
 
     @classmethod
     def trades_recorded(cls) -> int | None:
@@ -146,7 +144,12 @@ class MatcherState(models.Model):
     def advance(cls) -> str:
         """Record a change; returns the new mark. Call holding the matcher's lock."""
         mark = uuid.uuid4().hex
-        if not cls.objects.filter(pk=1).update(mark=mark):
-            cls.objects.get_or_create(pk=1, defaults={"mark": mark})
-            cls.objects.filter(pk=1).update(mark=mark)  # whoever created the row, this change has the last word
+        cls._update(mark=mark)
         return mark
+
+    @classmethod
+    def _update(cls, **values) -> None:
+        """Update the one row, creating it first if it is missing."""
+        if not cls.objects.filter(pk=1).update(**values):
+            cls.objects.get_or_create(pk=1)
+            cls.objects.filter(pk=1).update(**values)  # whoever created the row, this change has the last word

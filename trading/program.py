@@ -386,7 +386,7 @@ class TradingProgram(Program):
         if len(body) not in (_U64x2.size, _U64x2.size + 1) or body[_U64x2.size:] not in (b"", b"\x00", b"\x01"):
             raise InstructionError("invalid_instruction_data", "settle takes quantity, price and an optional close flag")
         quantity, price = _U64x2.unpack_from(body)
-        close_buy = body[_U64x2.size:] == b"\x01"
+        close_buy = settle_closes_buy(inv.data)
         buy, sell = _order(buy_view), _order(sell_view)
         if buy.side != Side.BUY or sell.side != Side.SELL:
             raise InstructionError("wrong_side", "the first order must be a buy, the second a sell")

@@ -112,14 +112,13 @@ def trade_as_dict(trade: Trade, landed: int) -> dict:
     }
 
 
-def fill_as_dict(trade: Trade, order: Order, landed: int, public: dict | None = None) -> dict:
-    """One side of a trade as the owner of `order` sees it on `/ws/me/`: the public trade (`public`, if it is
-    already built) with the order and the parties' amounts."""
-    public = public or trade_as_dict(trade, landed)
+def fill_as_dict(trade: Trade, order: Order, public: dict) -> dict:
+    """One side of a trade as the owner of `order` sees it on `/ws/me/`: the trade's public event (`trade_as_dict`)
+    with the order and the parties' amounts."""
     return {
         "type": "fill", "trade_id": trade.pk, "order_id": order.pk, "side": order.side, "zone": order.zone.code,
         "buyer_zone": public["buyer_zone"], "seller_zone": public["seller_zone"], "quantity": trade.quantity,
-        "effective": trade.effective, "loss": trade.loss, "price": trade.price, "landed": landed,
+        "effective": trade.effective, "loss": trade.loss, "price": trade.price, "landed": public["landed"],
         "value": trade.value, "fee": trade.fee, "wheeling": trade.wheeling, "loss_value": trade.loss_value,
         "block_height": trade.block_height, "ledger_signature": trade.ledger_signature,
         "created_at": public["created_at"],
@@ -155,7 +154,7 @@ def _trade_messages(trades: list[Trade], zones: dict[str, int]) -> list[tuple[st
         public = trade_as_dict(trade, landed)
         messages.append((TRADES_GROUP, {"type": "trade.public", "trade": public}))
         for order in (trade.buy_order, trade.sell_order):
-            messages.append(_private(order.owner_id, fill_as_dict(trade, order, landed, public)))
+            messages.append(_private(order.owner_id, fill_as_dict(trade, order, public)))
     return messages
 
 
